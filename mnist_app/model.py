@@ -68,7 +68,7 @@ def build_ensemble(members: list[keras.Model]) -> keras.Model:
 
 def logits_model(model: keras.Model) -> keras.Model:
     """The same network with the ``logits`` layer as output (shares the weights)."""
-    return keras.Model(model.inputs, model.get_layer("logits").output, name="mnist_logits")
+    return keras.Model(model.input, model.get_layer("logits").output, name="mnist_logits")
 
 
 def load_model(path: Path | str = MODEL_PATH) -> keras.Model:

@@ -1,0 +1,31 @@
+# Two commands on a fresh machine:  make run  (start the app)  and  make test  (run every test).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8501
+
+.PHONY: run test train evaluate clean
+
+$(VENV)/.installed: requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed requirements-test.txt
+	@$(PY) -m pip install -q --disable-pip-version-check -r requirements-test.txt
+	@touch $@
+
+run: $(VENV)/.installed
+	$(VENV)/bin/streamlit run app.py --server.port $(PORT) --browser.gatherUsageStats false
+
+test: $(VENV)/.installed-test
+	@$(PY) -m pytest -q
+
+train: $(VENV)/.installed
+	$(PY) train_model.py
+
+evaluate: $(VENV)/.installed
+	$(PY) -m mnist_app evaluate
+
+clean:
+	rm -rf $(VENV) .pytest_cache

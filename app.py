@@ -1,0 +1,19 @@
+"""Streamlit entry point: ``streamlit run app.py``. Pages live in ``mnist_app/pages``."""
+
+from pathlib import Path
+
+import streamlit as st
+
+PAGES = Path(__file__).parent / "mnist_app" / "pages"
+
+st.set_page_config(page_title="Digit recognizer", page_icon="✍️", layout="wide")
+st.markdown(
+    """<style>
+    .st-key-prediction .prediction { font-size: 2.4rem; font-weight: 700; line-height: 1.2; }
+    </style>""",
+    unsafe_allow_html=True,
+)
+navigation = st.navigation([
+    st.Page(PAGES / "draw.py", title="Draw", icon="✏️", default=True),
+])
+navigation.run()

@@ -1,0 +1,115 @@
+"""Command line.
+
+    python -m mnist_app evaluate [--json]          accuracy on the 10k MNIST test digits
+    python -m mnist_app predict [--json] IMAGE...  read the digits in drawings / pictures
+    python -m mnist_app bench [--json]             latency of one drawing, by stage
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from mnist_app.model import MODEL_PATH
+
+
+def evaluate(args) -> int:
+    from mnist_app.data import load_mnist
+    from mnist_app.metrics import classification_report
+    from mnist_app.model import load_model, predict_probabilities
+
+    started = time.time()
+    _, (x_test, y_test) = load_mnist()
+    model = load_model(args.model)
+    probabilities = predict_probabilities(model, x_test.astype("float32") / 255)
+    report = classification_report(y_test, probabilities.argmax(axis=1))
+    seconds = time.time() - started
+    if args.json:
+        print(json.dumps({"model": str(args.model), **report, "seconds": round(seconds, 2)}))
+        return 0
+    print(f"model: {args.model}")
+    print(f"accuracy on the MNIST test set: {report['accuracy']:.2%} "
+          f"({report['n'] - report['errors']}/{report['n']}, {report['errors']} errors, {seconds:.1f} s)")
+    print("\ndigit  precision  recall     f1  support")
+    for row in report["per_class"]:
+        print(f"{row['digit']:>5}  {row['precision']:>9.4f}  {row['recall']:>6.4f}  "
+              f"{row['f1']:.4f}  {row['support']:>7}")
+    print("\nconfusion matrix (rows = true digit, columns = predicted):")
+    print("     " + "".join(f"{d:>6}" for d in range(10)))
+    for d, row in enumerate(report["confusion"]):
+        print(f"{d:>5}" + "".join(f"{v:>6}" for v in row))
+    return 0
+
+
+def predict(args) -> int:
+    """Read every image through the app's own path; all crops in one batched call."""
+    from mnist_app.images import ImageError, decode_image
+    from mnist_app.inference import DigitReading, Reading, Recognizer
+    from mnist_app.model import load_model
+    from mnist_app.preprocess import ink_from_picture, segment_digits
+
+    crops_per_image: list = []
+    for path in args.images:
+        try:
+            data = Path(path).read_bytes()
+            crops_per_image.append(segment_digits(ink_from_picture(decode_image(data))))
+        except (OSError, ImageError) as exc:
+            message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            crops_per_image.append(f"cannot read {path}: {message}")
+    all_crops = [c for crops in crops_per_image if not isinstance(crops, str) for c in crops]
+    recognizer = Recognizer(load_model(args.model))
+    probabilities = iter(recognizer.predict(np.stack([c.image for c in all_crops]))
+                         if all_crops else [])
+    failures = 0
+    for path, crops in zip(args.images, crops_per_image):
+        if isinstance(crops, str):
+            failures += 1
+            if args.json:
+                print(json.dumps({"path": str(path), "error": crops}))
+            else:
+                print(f"{path}: error: {crops}", file=sys.stderr)
+            continue
+        reading = Reading([DigitReading(c, next(probabilities)) for c in crops])
+        if args.json:
+            print(json.dumps({"path": str(path), **reading.to_json()}))
+        elif reading.empty:
+            print(f"{path}: nothing to read (no digit found)")
+        else:
+            details = ", ".join(f"{d.digit} {d.confidence:.0%}{' (unsure)' if d.unsure else ''}"
+                                for d in reading.digits)
+            print(f"{path}: {reading.number}  [{details}]")
+    return 1 if failures else 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mnist_app", description="Handwritten-digit recognizer")
+    commands = parser.add_subparsers(dest="command", required=True)
+    p = commands.add_parser("evaluate", help="accuracy and confusion matrix on the 10k MNIST test digits")
+    p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    p.add_argument("--model", type=Path, default=MODEL_PATH, help="model file (.keras)")
+    p.set_defaults(run=evaluate)
+    p = commands.add_parser("predict", help="read the digits in image files (drawings or pictures)")
+    p.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    p.add_argument("--json", action="store_true", help="one JSON object per image, one per line")
+    p.add_argument("--model", type=Path, default=MODEL_PATH, help="model file (.keras)")
+    p.set_defaults(run=predict)
+    p = commands.add_parser("bench", help="time one drawing through the app's path, by stage")
+    p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    p.add_argument("--runs", type=int, default=200, help="timed runs per stage (median reported)")
+    p.add_argument("--model", type=Path, default=MODEL_PATH, help="model file (.keras)")
+    p.set_defaults(run=lambda a: __import__("mnist_app.bench", fromlist=["run"]).run(a))
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""Draw page: draw digits, see what the model read, what it saw, and why."""
+
+import streamlit as st
+from streamlit_drawable_canvas import st_canvas
+
+from mnist_app import ui
+from mnist_app.preprocess import ink_from_picture, segment_digits
+from mnist_app.inference import DigitReading, Reading
+from mnist_app.visual import enlarge, saliency_on_drawing, saliency_on_input
+
+CANVAS_WIDTH, CANVAS_HEIGHT = 560, 320
+
+recognizer = ui.model_or_stop()
+st.session_state.setdefault("canvas_version", 0)
+
+st.title("Draw a digit")
+st.caption("Draw one digit, or several side by side (like 2026). The model reads after every stroke.")
+
+left, right = st.columns([11, 9], gap="large")
+with left:
+    canvas = st_canvas(
+        stroke_width=st.session_state.get("stroke_width", 18),
+        stroke_color="#FFFFFF",
+        background_color="#000000",
+        width=CANVAS_WIDTH,
+        height=CANVAS_HEIGHT,
+        drawing_mode="freedraw",
+        return_image_data=True,
+        key=f"canvas_{st.session_state.canvas_version}",
+    )
+    controls = st.columns([3, 1], vertical_alignment="bottom")
+    controls[0].slider("Stroke width", 4, 40, 18, key="stroke_width",
+                       help="Thin or fat: strokes are normalised to MNIST's width before reading.")
+    if controls[1].button("Clear", key="clear_canvas", width="stretch"):
+        st.session_state.canvas_version += 1
+        st.rerun()
+
+image = canvas.image_data if canvas is not None else None
+ink = ink_from_picture(image) if image is not None else None
+crops = segment_digits(ink) if ink is not None else []
+if crops:
+    probabilities, gradients = recognizer.predict_and_explain([c.image for c in crops])
+    reading = Reading([DigitReading(c, p) for c, p in zip(crops, probabilities)])
+else:
+    reading = Reading()
+
+with right:
+    with st.container(key="prediction"):
+        st.markdown(f"<div class='prediction'>{ui.prediction_text(reading)}</div>", unsafe_allow_html=True)
+        for note in ui.unsure_notes(reading):
+            st.warning(note)
+    if not reading.empty:
+        chosen = 0
+        if len(reading.digits) > 1:
+            chosen = st.radio("Inspect digit", range(len(reading.digits)), horizontal=True,
+                              format_func=lambda i: f"#{i + 1}: {reading.digits[i].digit}")
+        digit = reading.digits[chosen]
+        st.altair_chart(ui.probability_chart(digit.probabilities), width="stretch")
+    elif image is not None and (ink > 0.25).any():
+        st.info("Nothing to read yet: that looks like a dot or a speck, not a digit.")
+
+if not reading.empty:
+    st.subheader("What the model saw, and why")
+    method = st.segmented_control("Saliency method", list(ui.SALIENCY_LABELS), default="gradient",
+                                  format_func=ui.SALIENCY_LABELS.get, key="saliency_method") or "gradient"
+    if method == "gradient":
+        maps = list(gradients)
+    else:
+        maps = [recognizer.saliency(d.crop.image, d.digit, method) for d in reading.digits]
+    cols = st.columns(3)
+    cols[0].image(enlarge(digit.crop.image), caption="The 28x28 input (cropped, scaled to 20 px, centred by mass)",
+                  width="stretch")
+    cols[1].image(saliency_on_input(digit.crop.image, maps[chosen]), caption=f"Saliency for '{digit.digit}' on the input",
+                  width="stretch")
+    cols[2].image(saliency_on_drawing(ink, crops, maps), caption="Saliency mapped back onto your drawing",
+                  width="stretch")
+    st.markdown(ui.SALIENCY_LEGEND)

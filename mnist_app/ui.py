@@ -1,0 +1,88 @@
+"""Streamlit building blocks shared by the pages: the cached model and the charts.
+
+Imports Streamlit (not the canvas component); page scripts in ``mnist_app/pages``
+lay out widgets and call these.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from mnist_app.inference import UNSURE_BELOW, Reading, Recognizer
+from mnist_app.model import MODEL_PATH, load_model
+
+SALIENCY_LABELS = {
+    "gradient": "Gradient (fastest)",
+    "smoothgrad": "SmoothGrad (less noisy)",
+    "integrated": "Integrated Gradients (complete)",
+}
+SALIENCY_LEGEND = (
+    "**Red**: ink here pushed the model *towards* the digit it read. "
+    "**Blue**: ink here (or ink missing here) pushed *against* it. "
+    "Stronger colour, stronger influence; grey: no influence."
+)
+
+
+@st.cache_resource(show_spinner="Loading the model...")
+def get_recognizer() -> Recognizer:
+    """The model, loaded and compiled once per server process."""
+    recognizer = Recognizer(load_model(MODEL_PATH))
+    recognizer.warm_up()
+    return recognizer
+
+
+def model_or_stop() -> Recognizer:
+    """The recognizer, or a clear message and a stopped page if there is no model."""
+    try:
+        return get_recognizer()
+    except FileNotFoundError as exc:
+        st.error(f"{exc}")
+        st.stop()
+
+
+def probability_chart(probabilities: np.ndarray, height: int = 220) -> alt.Chart:
+    """Bar chart of the ten probabilities, the predicted digit highlighted."""
+    top = int(np.argmax(probabilities))
+    data = pd.DataFrame({
+        "digit": [str(d) for d in range(10)],
+        "probability": probabilities.astype(float),
+        "predicted": ["predicted" if d == top else "other" for d in range(10)],
+    })
+    return (
+        alt.Chart(data, height=height)
+        .mark_bar()
+        .encode(
+            x=alt.X("digit:N", sort=None, axis=alt.Axis(labelAngle=0, title=None)),
+            y=alt.Y("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%", title=None)),
+            color=alt.Color("predicted:N", scale=alt.Scale(domain=["predicted", "other"],
+                                                            range=["#e4572e", "#8da9c4"]), legend=None),
+            tooltip=[alt.Tooltip("digit:N"), alt.Tooltip("probability:Q", format=".2%")],
+        )
+    )
+
+
+def prediction_text(reading: Reading) -> str:
+    """One line for the prediction container: the digits first, then the confidence."""
+    if reading.empty:
+        return "Draw a digit on the canvas: the prediction appears here."
+    if len(reading.digits) == 1:
+        d = reading.digits[0]
+        return f"Prediction: {d.digit} ({d.confidence:.0%})"
+    lowest = min(d.confidence for d in reading.digits)
+    return f"Prediction: {reading.number} ({len(reading.digits)} digits, lowest confidence {lowest:.0%})"
+
+
+def unsure_notes(reading: Reading) -> list[str]:
+    """A sentence for every digit the model is not sure of, naming its top two."""
+    notes = []
+    for i, d in enumerate(reading.digits):
+        if d.unsure:
+            (a, pa), (b, pb) = d.top_two
+            where = f"Digit {i + 1}: " if len(reading.digits) > 1 else ""
+            notes.append(f"{where}not sure - it looks like a {a} ({pa:.0%}) or a {b} ({pb:.0%}). "
+                         f"Below {UNSURE_BELOW:.0%} confidence the model may be wrong, "
+                         "or the drawing may not be a digit.")
+    return notes

@@ -1,0 +1,74 @@
+"""Pictures for people: enlarged inputs and saliency overlays (pure numpy / OpenCV).
+
+Saliency colours: red = pixels whose ink pushed the model *towards* the digit it
+read, blue = pixels pushing *against* it; stronger colour = stronger influence.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from mnist_app.preprocess import DigitCrop
+
+RED = np.float32([220, 40, 30])
+BLUE = np.float32([30, 90, 230])
+
+
+def enlarge(image28: np.ndarray, scale: int = 8, grid: bool = True) -> np.ndarray:
+    """float32 (28, 28) in [0, 1] -> uint8 (28*scale, 28*scale, 3), sharp pixels,
+    with a faint pixel grid so the 28x28 resolution is visible."""
+    big = cv2.resize((np.clip(image28, 0, 1) * 255).astype(np.uint8), None, fx=scale, fy=scale,
+                     interpolation=cv2.INTER_NEAREST)
+    rgb = np.repeat(big[..., None], 3, axis=2)
+    if grid and scale >= 4:
+        rgb[::scale, :, :] = np.maximum(rgb[::scale, :, :], 40)
+        rgb[:, ::scale, :] = np.maximum(rgb[:, ::scale, :], 40)
+    return rgb
+
+
+def normalise_saliency(saliency: np.ndarray) -> np.ndarray:
+    """Scale a signed map into [-1, 1] by its 99th percentile of |value| (robust to
+    a few extreme pixels)."""
+    peak = float(np.percentile(np.abs(saliency), 99))
+    if peak <= 0:
+        return np.zeros_like(saliency, np.float32)
+    return np.clip(saliency / peak, -1.0, 1.0).astype(np.float32)
+
+
+def colour_overlay(grey: np.ndarray, saliency: np.ndarray, strength: float = 0.85) -> np.ndarray:
+    """Blend signed saliency float32 (H, W) in [-1, 1] over a grey image float32 (H, W)
+    in [0, 1], dimmed so the colours stand out. Returns uint8 (H, W, 3)."""
+    base = np.repeat((0.25 + 0.35 * np.clip(grey, 0, 1))[..., None], 3, axis=2) * 255
+    positive = np.clip(saliency, 0, 1)[..., None] * strength
+    negative = np.clip(-saliency, 0, 1)[..., None] * strength
+    out = base * (1 - positive - negative) + RED * positive + BLUE * negative
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def saliency_on_input(image28: np.ndarray, saliency28: np.ndarray, scale: int = 8) -> np.ndarray:
+    """The 28x28 input with its saliency, enlarged: uint8 (28*scale, 28*scale, 3)."""
+    size = 28 * scale
+    grey = cv2.resize(image28, (size, size), interpolation=cv2.INTER_NEAREST)
+    # Smooth interpolation of the map reads better than blocks at this size.
+    sal = cv2.resize(normalise_saliency(saliency28), (size, size), interpolation=cv2.INTER_CUBIC)
+    return colour_overlay(grey, np.clip(sal, -1, 1))
+
+
+def saliency_on_drawing(ink: np.ndarray, crops: list[DigitCrop], saliency_maps: list[np.ndarray]) -> np.ndarray:
+    """Map each digit's 28x28 saliency back onto the original drawing.
+
+    ink: float32 (H, W) in [0, 1]; crops and saliency_maps: one float32 (28, 28) per
+    digit. Returns uint8 (H, W, 3) with the digit boxes outlined.
+    """
+    h, w = ink.shape
+    total = np.zeros((h, w), np.float32)
+    for crop, saliency in zip(crops, saliency_maps):
+        warped = cv2.warpAffine(normalise_saliency(saliency), crop.placement.to_source_matrix(),
+                                (w, h), flags=cv2.INTER_LINEAR, borderValue=0.0)
+        total += warped
+    out = colour_overlay(ink, np.clip(total, -1, 1))
+    for crop in crops:
+        x, y, bw, bh = crop.box
+        cv2.rectangle(out, (x - 4, y - 4), (x + bw + 4, y + bh + 4), (250, 200, 40), 2)
+    return out

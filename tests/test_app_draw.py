@@ -1,0 +1,102 @@
+"""The Draw page in Streamlit's AppTest, with a drawing injected through the canvas's key."""
+
+import base64
+import io
+import re
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT
+from tests.drawing import blank_canvas, mnist_as_stroke, paste
+
+CANVAS_KEY = "canvas_0"
+
+
+def as_canvas_value(rgba: np.ndarray) -> dict:
+    """What the canvas component stores in session state after a stroke."""
+    buffer = io.BytesIO()
+    Image.fromarray(rgba).save(buffer, "PNG")
+    url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    return {"drawing": {"raw": {"objects": []}, "data": url}}
+
+
+def prediction_text(at: AppTest) -> str:
+    container = at.get("flex_container") or []
+    texts = [m.value for m in at.markdown if "class='prediction'" in m.value]
+    assert len(texts) == 1, f"expected one prediction line, found {texts} ({container})"
+    return re.sub(r"<[^>]+>", "", texts[0])
+
+
+@pytest.fixture(scope="module")
+def app():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def clean_digit(mnist_test, model, digit):
+    from mnist_app.model import predict_probabilities
+
+    x, y = mnist_test
+    candidates = np.nonzero(y[:300] == digit)[0]
+    p = predict_probabilities(model, x[candidates])
+    return x[candidates[int(p[:, digit].argmax())]]
+
+
+def test_empty_canvas_shows_no_digits(app):
+    text = prediction_text(app)
+    assert not re.search(r"\d", text), text
+    assert "Draw a digit" in text
+
+
+def test_a_drawn_digit_shows_prediction_chart_input_and_saliency(app, mnist_test, model):
+    canvas = paste(blank_canvas(), mnist_as_stroke(clean_digit(mnist_test, model, 3), 200, 18), 200, 50)
+    app.session_state[CANVAS_KEY] = as_canvas_value(canvas)
+    app.run()
+    assert not app.exception, app.exception
+    text = prediction_text(app)
+    assert re.search(r"\d+", text).group() == "3", text
+    assert re.search(r"\(\d+%\)", text)
+    assert len(app.get("arrow_vega_lite_chart")) == 1  # the probability bar chart
+    images = app.get("imgs")
+    assert len(images) == 3  # 28x28 input, saliency on it, saliency on the drawing
+    assert any("Red" in m.value for m in app.markdown)  # the saliency legend
+
+    # Other saliency methods run too.
+    for method in ("smoothgrad", "integrated"):
+        app.session_state["saliency_method"] = method
+        app.run()
+        assert not app.exception, app.exception
+        assert len(app.get("imgs")) == 3
+
+
+def test_several_digits_are_read_as_a_number(app, mnist_test, model):
+    canvas = blank_canvas()
+    for i, digit in enumerate((2, 0, 2, 6)):
+        paste(canvas, mnist_as_stroke(clean_digit(mnist_test, model, digit), 150, 14), 20 + 130 * i, 80)
+    app.session_state[CANVAS_KEY] = as_canvas_value(canvas)
+    app.run()
+    assert not app.exception, app.exception
+    assert re.search(r"\d+", prediction_text(app)).group() == "2026"
+    assert len(app.radio) == 1 and len(app.radio[0].options) == 4  # choose which digit to inspect
+
+
+def test_a_dot_is_not_a_prediction(app):
+    canvas = blank_canvas()
+    canvas[150:165, 300:315, :3] = 255
+    app.session_state[CANVAS_KEY] = as_canvas_value(canvas)
+    app.run()
+    assert not app.exception, app.exception
+    assert not re.search(r"\d", prediction_text(app))
+    assert any("dot" in i.value for i in app.info)
+
+
+def test_the_reset_button_of_the_canvas_gives_no_prediction(app):
+    # The canvas's own reset sends an all-black image, not None.
+    app.session_state[CANVAS_KEY] = as_canvas_value(np.zeros((320, 560, 4), np.uint8))
+    app.run()
+    assert not re.search(r"\d", prediction_text(app))

@@ -1,0 +1,37 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+from PIL import Image
+
+from tests.conftest import ROOT
+
+
+def test_quick_training_writes_a_loadable_model_and_a_report(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "train_model.py", "--quick", "--out", str(tmp_path), "--seed", "7"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "test accuracy" in result.stdout
+
+    from mnist_app.model import load_model, logits_model, predict_probabilities
+
+    model = load_model(tmp_path / "model.keras")
+    x = np.zeros((2, 28, 28), np.float32)
+    assert predict_probabilities(model, x).shape == (2, 10)
+    assert logits_model(model)(x).shape == (2, 10)
+
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert 0.0 <= report["test"]["accuracy"] <= 1.0
+    assert report["test"]["n"] == 10000
+    assert len(report["test"]["confusion"]) == 10
+    assert {"precision", "recall", "f1"} <= set(report["test"]["per_class"][3])
+    assert report["training"]["quick"] is True
+    assert report["training"]["seed"] == 7
+    assert len(report["training"]["history"][0]["val_accuracy"]) == report["training"]["epochs_run"][0]
+    assert set(report["versions"]) >= {"tensorflow", "keras", "numpy"}
+    assert report["data_md5"]["t10k-labels-idx1-ubyte.gz"] == "27ae3e4e09519cfbb04c329615203637"
+    curves = Image.open(tmp_path / "training_curves.png")
+    assert curves.size[0] >= 800
