@@ -1,4 +1,8 @@
-"""Streamlit entry point: ``streamlit run app.py``. Pages live in ``mnist_app/pages``."""
+"""Streamlit entry point: ``streamlit run app.py``. Pages live in ``mnist_app/pages``.
+
+The Draw page (the default) is ``mnist_app/pages/draw.py``: the st_canvas drawing and
+the st.container(key="prediction") that shows what was read.
+"""
 
 from pathlib import Path
 

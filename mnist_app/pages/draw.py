@@ -15,6 +15,7 @@ st.session_state.setdefault("canvas_version", 0)
 
 st.title("Draw a digit")
 st.caption("Draw one digit, or several side by side (like 2026). The model reads after every stroke.")
+st.container(height=16, border=False)  # room for the canvas's floating toolbar
 
 left, right = st.columns([11, 9], gap="large")
 with left:
@@ -67,11 +68,11 @@ if not reading.empty:
         maps = list(gradients)
     else:
         maps = [recognizer.saliency(d.crop.image, d.digit, method) for d in reading.digits]
-    cols = st.columns(3)
-    cols[0].image(enlarge(digit.crop.image), caption="The 28x28 input (cropped, scaled to 20 px, centred by mass)",
-                  width="stretch")
-    cols[1].image(saliency_on_input(digit.crop.image, maps[chosen]), caption=f"Saliency for '{digit.digit}' on the input",
-                  width="stretch")
-    cols[2].image(saliency_on_drawing(ink, crops, maps), caption="Saliency mapped back onto your drawing",
-                  width="stretch")
+    cols = st.columns([1, 1, 2])
+    cols[0].image(enlarge(digit.crop.image), width=224,
+                  caption="The 28x28 input: cropped, scaled to 20 px, centred by mass")
+    cols[1].image(saliency_on_input(digit.crop.image, maps[chosen]), width=224,
+                  caption=f"Saliency for '{digit.digit}' on the input")
+    cols[2].image(saliency_on_drawing(ink, crops, maps), width=448,
+                  caption="Saliency mapped back onto your drawing")
     st.markdown(ui.SALIENCY_LEGEND)
