@@ -48,6 +48,14 @@ def parse_args(argv=None):
     return args
 
 
+def split_train_validation(x, y, val_size: int, seed: int):
+    """Carve a seeded validation split out of the 60k training digits:
+    returns (x_train, y_train), (x_val, y_val)."""
+    order = np.random.default_rng(seed).permutation(len(x))
+    val_idx, train_idx = order[:val_size], order[val_size:]
+    return (x[train_idx], y[train_idx]), (x[val_idx], y[val_idx])
+
+
 def main(argv=None):
     args = parse_args(argv)
     # Imported here so `--help` is instant.
@@ -55,6 +63,7 @@ def main(argv=None):
     import tensorflow as tf
 
     from mnist_app.augment import add_writing_styles, augmentation_layers
+    from mnist_app.inference import Recognizer, calibrate_min_top_logit
     from mnist_app.model import build_ensemble, build_member, predict_probabilities
 
     keras.utils.set_random_seed(args.seed)
@@ -63,12 +72,9 @@ def main(argv=None):
 
     # --- Data -------------------------------------------------------------------
     (x_all, y_all), (x_test, y_test) = load_mnist()
-    order = np.random.default_rng(args.seed).permutation(len(x_all))
-    val_idx, train_idx = order[: args.val_size], order[args.val_size :]
+    (x_train, y_train), (x_val, y_val) = split_train_validation(x_all, y_all, args.val_size, args.seed)
     if args.quick:
-        train_idx = train_idx[:2000]
-    x_train, y_train = x_all[train_idx], y_all[train_idx]
-    x_val, y_val = x_all[val_idx], y_all[val_idx]
+        x_train, y_train = x_train[:2000], y_train[:2000]
     x_styled, y_styled = add_writing_styles(x_train, y_train, args.style_fraction, args.seed)
     x_train = np.concatenate([x_train, x_styled])
     y_train = np.concatenate([y_train, y_styled])
@@ -126,6 +132,8 @@ def main(argv=None):
         for mem in members
     ]
     val_acc = float((predict_probabilities(model, x_val_f).argmax(1) == y_val).mean())
+    # Below this top logit an input is flagged as "does not look like a digit".
+    min_top_logit = calibrate_min_top_logit(Recognizer(model), x_val_f)
     test_probabilities = predict_probabilities(model, x_test_f)
     report = classification_report(y_test, test_probabilities.argmax(1))
     wall = time.time() - started
@@ -140,6 +148,7 @@ def main(argv=None):
         "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "test": report,
         "validation_accuracy": val_acc,
+        "calibration": {"min_top_logit": min_top_logit, "percentile_of_validation_digits": 0.5},
         "member_validation_accuracy": member_val_acc,
         "architecture": {
             "members": args.members,

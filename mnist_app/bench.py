@@ -73,8 +73,7 @@ def run(args) -> int:
     digit = int(recognizer.predict(batch)[0].argmax())
 
     def whole_path():
-        found = segment_digits(ink_from_picture(canvas))
-        return recognizer.predict_and_explain(np.stack([c.image for c in found]))
+        return recognizer.read_and_explain(segment_digits(ink_from_picture(canvas)))
 
     runs, few = args.runs, max(20, args.runs // 5)
     results = {

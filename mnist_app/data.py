@@ -81,6 +81,18 @@ def parse_idx(raw: bytes, name: str = "IDX data") -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=offset).reshape(shape)
 
 
+def encode_idx(array: np.ndarray) -> bytes:
+    """The inverse of ``parse_idx``: uint8 images (n, rows, cols) or labels (n,) -> IDX bytes."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    if array.ndim == 3:
+        header = struct.pack(">IIII", IDX_IMAGES_MAGIC, *array.shape)
+    elif array.ndim == 1:
+        header = struct.pack(">II", IDX_LABELS_MAGIC, len(array))
+    else:
+        raise ValueError(f"IDX holds images (n, rows, cols) or labels (n,), not shape {array.shape}")
+    return header + array.tobytes()
+
+
 def load_idx(path: Path, expected_md5: str | None = None) -> np.ndarray:
     """Read and verify one IDX file; see ``read_idx_bytes`` and ``parse_idx``."""
     return parse_idx(read_idx_bytes(path, expected_md5), name=str(path))

@@ -33,10 +33,15 @@ _CLASS = tf.TensorSpec([], tf.int32)
 
 @dataclass
 class DigitReading:
-    """One digit read: its crop, the ten probabilities (float32 (10,)) and verdict."""
+    """One digit read: its crop, the ten probabilities (float32 (10,)) and verdict.
+
+    ``looks_like_digit`` is False when the top logit is lower than nearly every real
+    digit's (see ``calibrate_min_top_logit``): the model sees no digit it knows.
+    """
 
     crop: DigitCrop
     probabilities: np.ndarray
+    looks_like_digit: bool = True
 
     @property
     def digit(self) -> int:
@@ -53,7 +58,8 @@ class DigitReading:
 
     @property
     def unsure(self) -> bool:
-        return self.confidence < UNSURE_BELOW
+        """Low confidence, or a region that does not look like a digit."""
+        return self.confidence < UNSURE_BELOW or self.crop.doubt is not None
 
 
 @dataclass
@@ -79,6 +85,7 @@ class Reading:
                     "probabilities": [round(float(p), 6) for p in d.probabilities],
                     "box": list(d.crop.box),
                     "unsure": d.unsure,
+                    "looks_like_digit": d.looks_like_digit,
                 }
                 for d in self.digits
             ],
@@ -86,11 +93,26 @@ class Reading:
         }
 
 
-class Recognizer:
-    """The model plus compiled calls for prediction and saliency."""
+def calibrate_min_top_logit(recognizer: "Recognizer", digits: np.ndarray, percentile: float = 0.5) -> float:
+    """The top logit that all but ``percentile`` % of real digits exceed.
 
-    def __init__(self, model):
+    digits: float32 (n, 28, 28), held-out MNIST digits (the validation split, never
+    the test set). Inputs scoring below it are flagged as not looking like a digit.
+    """
+    _, top_logits = recognizer.classify(digits)
+    return float(np.percentile(top_logits, percentile))
+
+
+class Recognizer:
+    """The model plus compiled calls for prediction and saliency.
+
+    min_top_logit: inputs whose top logit is below it are flagged as not looking like
+    a digit (None: no such check), normally the model report's calibration value.
+    """
+
+    def __init__(self, model, min_top_logit: float | None = None):
         self.model = model
+        self.min_top_logit = min_top_logit
         self.logits = logits_model(model)
         self._predict = tf.function(self._predict_graph, input_signature=[_IMAGES])
         self._predict_explain = tf.function(self._predict_explain_graph, input_signature=[_IMAGES])
@@ -100,7 +122,8 @@ class Recognizer:
 
     # --- graphs (traced once each) ---------------------------------------------
     def _predict_graph(self, images):
-        return tf.nn.softmax(self.logits(images, training=False))
+        logits = self.logits(images, training=False)
+        return tf.nn.softmax(logits), tf.reduce_max(logits, axis=1)
 
     def _predict_explain_graph(self, images):
         # One forward pass gives the probabilities and the gradient of each image's
@@ -109,7 +132,7 @@ class Recognizer:
             tape.watch(images)
             logits = self.logits(images, training=False)
             top = tf.reduce_max(logits, axis=1)
-        return tf.nn.softmax(logits), tape.gradient(top, images)
+        return tf.nn.softmax(logits), tape.gradient(top, images), top
 
     def _gradient_graph(self, images, digit):
         with tf.GradientTape() as tape:
@@ -130,16 +153,41 @@ class Recognizer:
     # --- public API --------------------------------------------------------------
     def predict(self, images: np.ndarray) -> np.ndarray:
         """float32 (n, 28, 28) in [0, 1] -> float32 (n, 10) probabilities."""
+        return self.classify(images)[0]
+
+    def classify(self, images: np.ndarray, batch_size: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+        """float32 (n, 28, 28) -> probabilities float32 (n, 10) and top logits float32 (n,)."""
         images = np.asarray(images, np.float32)
         if len(images) == 0:
-            return np.zeros((0, 10), np.float32)
-        return self._predict(tf.constant(images)).numpy()
+            return np.zeros((0, 10), np.float32), np.zeros((0,), np.float32)
+        parts = [self._predict(tf.constant(images[i : i + batch_size]))
+                 for i in range(0, len(images), batch_size)]
+        return (np.concatenate([p.numpy() for p, _ in parts]),
+                np.concatenate([t.numpy() for _, t in parts]))
 
-    def predict_and_explain(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Probabilities float32 (n, 10) and, per image, the input gradient of its top
-        logit float32 (n, 28, 28), from float32 (n, 28, 28) inputs, in one compiled call."""
-        probabilities, gradients = self._predict_explain(tf.constant(np.asarray(images, np.float32)))
-        return probabilities.numpy(), gradients.numpy()
+    def looks_like_digit(self, top_logits: np.ndarray) -> np.ndarray:
+        """bool (n,): which top logits are in the range of real digits."""
+        if self.min_top_logit is None:
+            return np.ones(len(top_logits), bool)
+        return np.asarray(top_logits) >= self.min_top_logit
+
+    def readings(self, crops: list[DigitCrop], probabilities: np.ndarray, top_logits: np.ndarray) -> Reading:
+        """Assemble a Reading from crops and their model outputs."""
+        flags = self.looks_like_digit(top_logits)
+        return Reading([DigitReading(c, p, bool(f)) for c, p, f in zip(crops, probabilities, flags)])
+
+    def predict_and_explain(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One compiled call: probabilities float32 (n, 10), the input gradient of each
+        image's top logit float32 (n, 28, 28), and the top logits float32 (n,)."""
+        probabilities, gradients, top = self._predict_explain(tf.constant(np.asarray(images, np.float32)))
+        return probabilities.numpy(), gradients.numpy(), top.numpy()
+
+    def read_and_explain(self, crops: list[DigitCrop]) -> tuple[Reading, np.ndarray]:
+        """The Draw page's hot path: Reading and gradient saliency float32 (n, 28, 28)."""
+        if not crops:
+            return Reading(), np.zeros((0, 28, 28), np.float32)
+        probabilities, gradients, top = self.predict_and_explain(np.stack([c.image for c in crops]))
+        return self.readings(crops, probabilities, top), gradients
 
     def saliency(self, image: np.ndarray, digit: int, method: str = "gradient") -> np.ndarray:
         """Attribution map float32 (28, 28) for ``digit`` on one float32 (28, 28) input.
@@ -163,8 +211,7 @@ class Recognizer:
         crops = segment_digits(ink)
         if not crops:
             return Reading()
-        probabilities = self.predict(np.stack([c.image for c in crops]))
-        return Reading([DigitReading(c, p) for c, p in zip(crops, probabilities)])
+        return self.readings(crops, *self.classify(np.stack([c.image for c in crops])))
 
     def read_picture(self, rgba: np.ndarray) -> Reading:
         """uint8 (H, W, 4) canvas image or clean picture of digits -> Reading."""

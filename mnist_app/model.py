@@ -8,7 +8,9 @@ followed by a separate ``probabilities`` softmax layer.
 
 from __future__ import annotations
 
+import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -73,26 +75,57 @@ def logits_model(model: keras.Model) -> keras.Model:
 
 def load_model(path: Path | str = MODEL_PATH) -> keras.Model:
     """Load the shipped model, with a clear error if it is missing."""
-    path = Path(path)
-    if not path.exists():
+    _require_model_file(path)
+    return keras.models.load_model(path, compile=False)
+
+
+def _require_model_file(path: Path | str) -> None:
+    if not Path(path).exists():
         raise FileNotFoundError(
             f"No trained model at {path}. Train one with `python train_model.py` "
             "(or restore assets/model.keras from git)."
         )
-    return keras.models.load_model(path, compile=False)
 
 
-def predict_probabilities(model: keras.Model, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+def model_version(path: Path | str = MODEL_PATH) -> str:
+    """The model's identity: the first 12 hex digits of the SHA-256 of its file.
+
+    Caches of results computed with a model, and the answers users give about its
+    predictions, are labelled with it.
+    """
+    _require_model_file(path)
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:12]
+
+
+def load_calibration(model_path: Path | str = MODEL_PATH) -> float | None:
+    """The "looks like a digit" threshold on the top logit, from the report.json
+    beside the model file, or None when the report or the value is missing."""
+    import json
+
+    try:
+        report = json.loads(Path(model_path).with_name("report.json").read_text())
+        return float(report["calibration"]["min_top_logit"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def predict_probabilities(model: keras.Model, images: np.ndarray, batch_size: int = 1000,
+                          on_progress: Callable[[float], None] | None = None) -> np.ndarray:
     """Probabilities for many images: float32 (n, 28, 28) in [0, 1] -> float32 (n, 10).
 
     Uses ``predict_on_batch`` per chunk: ``model.predict`` costs ~50 ms of fixed
-    overhead per call.
+    overhead per call. ``on_progress`` is called with the fraction done after each chunk.
     """
     images = np.asarray(images, dtype=np.float32)
     if len(images) == 0:
         return np.zeros((0, NUM_CLASSES), np.float32)
-    chunks = [
-        np.asarray(model.predict_on_batch(images[i : i + batch_size]))
-        for i in range(0, len(images), batch_size)
-    ]
+    chunks = []
+    for i in range(0, len(images), batch_size):
+        chunks.append(np.asarray(model.predict_on_batch(images[i : i + batch_size])))
+        if on_progress is not None:
+            on_progress(min(1.0, (i + batch_size) / len(images)))
     return np.concatenate(chunks).astype(np.float32)

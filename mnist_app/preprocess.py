@@ -183,12 +183,15 @@ class DigitCrop:
     """One digit found in an ink image, ready for the model.
 
     box: (x, y, w, h) in source pixels; image: float32 (28, 28) in [0, 1], the model's
-    input; placement: how ``image`` maps back onto the source (for saliency overlays).
+    input; placement: how ``image`` maps back onto the source (for saliency overlays);
+    doubt: why the region does not look like a digit (a photo's odd size or shape),
+    None when it does.
     """
 
     box: tuple[int, int, int, int]
     image: np.ndarray
     placement: Placement
+    doubt: str | None = None
 
 
 INK_THRESHOLD = 0.25

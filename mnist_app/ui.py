@@ -6,13 +6,15 @@ lay out widgets and call these.
 
 from __future__ import annotations
 
+import functools
+
 import altair as alt
 import numpy as np
 import pandas as pd
 import streamlit as st
 
 from mnist_app.inference import UNSURE_BELOW, Reading, Recognizer
-from mnist_app.model import MODEL_PATH, load_model
+from mnist_app.model import MODEL_PATH, load_calibration, load_model, model_version
 
 SALIENCY_LABELS = {
     "gradient": "Gradient (fastest)",
@@ -26,12 +28,31 @@ SALIENCY_LEGEND = (
 )
 
 
-@st.cache_resource(show_spinner="Loading the model...")
-def get_recognizer() -> Recognizer:
-    """The model, loaded and compiled once per server process."""
-    recognizer = Recognizer(load_model(MODEL_PATH))
+@functools.lru_cache(maxsize=8)
+def _file_version(path: str, mtime_ns: int, size: int) -> str:
+    return model_version(path)
+
+
+def current_model_version() -> str:
+    """``model.model_version`` of the model file, hashed again only when the file changes."""
+    try:
+        stat = MODEL_PATH.stat()
+    except FileNotFoundError:
+        return model_version(MODEL_PATH)  # raises the error that says how to get a model
+    return _file_version(str(MODEL_PATH), stat.st_mtime_ns, stat.st_size)
+
+
+@st.cache_resource(show_spinner="Loading the model...", max_entries=1)
+def _load_recognizer(version: str) -> Recognizer:
+    recognizer = Recognizer(load_model(MODEL_PATH), min_top_logit=load_calibration())
     recognizer.warm_up()
     return recognizer
+
+
+def get_recognizer() -> Recognizer:
+    """The model, loaded and compiled once per model version: a retrained model file
+    is picked up on the next rerun; ``current_model_version()`` names the one returned."""
+    return _load_recognizer(current_model_version())
 
 
 def model_or_stop() -> Recognizer:
@@ -82,7 +103,10 @@ def unsure_notes(reading: Reading) -> list[str]:
         if d.unsure:
             (a, pa), (b, pb) = d.top_two
             where = f"Digit {i + 1}: " if len(reading.digits) > 1 else ""
-            notes.append(f"{where}not sure - it looks like a {a} ({pa:.0%}) or a {b} ({pb:.0%}). "
-                         f"Below {UNSURE_BELOW:.0%} confidence the model may be wrong, "
-                         "or the drawing may not be a digit.")
+            if not d.looks_like_digit:
+                notes.append(f"{where}this does not look like a digit the model knows; "
+                             f"its best guesses are {a} ({pa:.0%}) and {b} ({pb:.0%}).")
+            else:
+                notes.append(f"{where}not sure - it looks like a {a} ({pa:.0%}) or a {b} ({pb:.0%}). "
+                             f"Below {UNSURE_BELOW:.0%} confidence the model may be wrong.")
     return notes

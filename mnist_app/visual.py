@@ -72,3 +72,47 @@ def saliency_on_drawing(ink: np.ndarray, crops: list[DigitCrop], saliency_maps: 
         x, y, bw, bh = crop.box
         cv2.rectangle(out, (x - 4, y - 4), (x + bw + 4, y + bh + 4), (250, 200, 40), 2)
     return out
+
+
+GALLERY_BACKGROUND = (255, 255, 255)
+GALLERY_PREDICTED = (228, 87, 46)  # the colours of ui.probability_chart
+GALLERY_OTHER = (141, 169, 196)
+GALLERY_TRUE = (46, 160, 67)
+
+
+def gallery_grid(images: np.ndarray, probabilities: np.ndarray, true_labels: np.ndarray,
+                 titles: list[str], columns: int = 8, scale: int = 3) -> np.ndarray:
+    """A page of a gallery as one picture: per image a title, the 28x28 input
+    enlarged and a strip of its ten probabilities (0 to 9, left to right).
+
+    images: float32 (n, 28, 28) in [0, 1]; probabilities: float32 (n, 10);
+    true_labels: int (n,), -1 where unknown. In each strip the digit read is red,
+    the true digit (when the model missed it) green, the others blue-grey.
+    Returns uint8 (H, W, 3); one picture instead of n widgets keeps paging fast.
+    """
+    from PIL import Image, ImageDraw, ImageFont
+
+    size = 28 * scale
+    title_h, strip_h, pad = 16, 26, 10
+    tile_w, tile_h = size + pad, title_h + size + strip_h + pad
+    n = len(images)
+    rows = max(1, -(-n // columns))
+    canvas = Image.new("RGB", (columns * tile_w + pad, rows * tile_h + pad), GALLERY_BACKGROUND)
+    draw = ImageDraw.Draw(canvas)
+    font = ImageFont.load_default(size=12)
+    bar_w = size // 10
+    for i in range(n):
+        x0 = pad + (i % columns) * tile_w
+        y0 = pad + (i // columns) * tile_h
+        draw.text((x0, y0), titles[i], fill=(30, 30, 30), font=font)
+        canvas.paste(Image.fromarray(enlarge(images[i], scale=scale, grid=False)), (x0, y0 + title_h))
+        base = y0 + title_h + size + strip_h - 2
+        predicted = int(np.argmax(probabilities[i]))
+        for d in range(10):
+            colour = (GALLERY_PREDICTED if d == predicted
+                      else GALLERY_TRUE if d == true_labels[i] else GALLERY_OTHER)
+            height = max(1, round(float(probabilities[i][d]) * (strip_h - 4)))
+            left = x0 + d * bar_w
+            draw.rectangle((left + 1, base - height, left + bar_w - 1, base), fill=colour)
+        draw.line((x0, base + 1, x0 + size, base + 1), fill=(120, 120, 120))
+    return np.asarray(canvas)

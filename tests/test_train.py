@@ -29,6 +29,7 @@ def test_quick_training_writes_a_loadable_model_and_a_report(tmp_path):
     assert len(report["test"]["confusion"]) == 10
     assert {"precision", "recall", "f1"} <= set(report["test"]["per_class"][3])
     assert report["training"]["quick"] is True
+    assert isinstance(report["calibration"]["min_top_logit"], float)
     assert report["training"]["seed"] == 7
     assert len(report["training"]["history"][0]["val_accuracy"]) == report["training"]["epochs_run"][0]
     assert set(report["versions"]) >= {"tensorflow", "keras", "numpy"}

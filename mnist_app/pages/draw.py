@@ -4,8 +4,8 @@ import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 from mnist_app import ui
+from mnist_app.feedback_ui import feedback_controls
 from mnist_app.preprocess import ink_from_picture, segment_digits
-from mnist_app.inference import DigitReading, Reading
 from mnist_app.visual import enlarge, saliency_on_drawing, saliency_on_input
 
 CANVAS_WIDTH, CANVAS_HEIGHT = 560, 320
@@ -39,11 +39,7 @@ with left:
 image = canvas.image_data if canvas is not None else None
 ink = ink_from_picture(image) if image is not None else None
 crops = segment_digits(ink) if ink is not None else []
-if crops:
-    probabilities, gradients = recognizer.predict_and_explain([c.image for c in crops])
-    reading = Reading([DigitReading(c, p) for c, p in zip(crops, probabilities)])
-else:
-    reading = Reading()
+reading, gradients = recognizer.read_and_explain(crops)
 
 with right:
     with st.container(key="prediction"):
@@ -57,6 +53,7 @@ with right:
                               format_func=lambda i: f"#{i + 1}: {reading.digits[i].digit}")
         digit = reading.digits[chosen]
         st.altair_chart(ui.probability_chart(digit.probabilities), width="stretch")
+        feedback_controls(reading, key_prefix="draw", source="draw", picture=image, digits=[chosen])
     elif image is not None and (ink > 0.25).any():
         st.info("Nothing to read yet: that looks like a dot or a speck, not a digit.")
 
