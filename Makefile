@@ -16,6 +16,8 @@ $(VENV)/.installed-test: $(VENV)/.installed requirements-test.txt
 	@touch $@
 
 run: $(VENV)/.installed
+	@$(PY) -c "import socket, sys; sys.exit(socket.socket().connect_ex(('127.0.0.1', $(PORT))) == 0)" || \
+		{ echo "Port $(PORT) is already in use: stop what runs there, or start on another port with: make run PORT=8502"; exit 1; }
 	$(VENV)/bin/streamlit run app.py --server.port $(PORT) --browser.gatherUsageStats false
 
 test: $(VENV)/.installed-test

@@ -8,6 +8,7 @@ save the model, a JSON report and a PNG of the training curves.
 
     python train_model.py                 # the shipped model (about an hour on 2 CPU cores)
     python train_model.py --quick --out /tmp/m   # a seconds-long smoke run
+    python train_model.py --include-feedback     # also learn from the digits users labelled in the app
 """
 
 from __future__ import annotations
@@ -24,14 +25,19 @@ import numpy as np
 
 from mnist_app import ASSETS_DIR
 from mnist_app.data import load_mnist, mnist_md5s
+from mnist_app.feedback import FeedbackStore, default_db_path, training_split
 from mnist_app.metrics import classification_report
 from mnist_app.plots import plot_training_curves
+
+
+FEEDBACK_REPEAT = 10
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--epochs", type=int, default=30, help="maximum epochs per member")
-    p.add_argument("--members", type=int, default=3, help="ensemble size (members trained one after another)")
+    p.add_argument("--members", type=int, default=None,
+                   help="ensemble size, members trained one after another (default 3; 1 with --quick)")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (Adam)")
     p.add_argument("--seed", type=int, default=2026)
@@ -40,11 +46,20 @@ def parse_args(argv=None):
     p.add_argument("--style-fraction", type=float, default=0.25,
                    help="fraction of 7s / 1s copied with a crossbar / flag")
     p.add_argument("--out", type=Path, default=ASSETS_DIR, help="output folder")
+    p.add_argument("--grow", type=Path, metavar="MODEL",
+                   help="keep the members of this saved ensemble (and their history, from the "
+                        "report.json beside it) and train only the missing ones up to --members")
+    p.add_argument("--include-feedback", nargs="?", type=Path, const=default_db_path(), metavar="DB",
+                   help="add the digits users labelled in the app to the training split (from DB, "
+                        "default $MNIST_FEEDBACK_DB or feedback.sqlite3); every 5th is held out "
+                        "and the report gives the accuracy on those")
     p.add_argument("--quick", action="store_true",
                    help="tiny run for tests: 2,000 training digits, 1 member, 2 epochs")
     args = p.parse_args(argv)
+    if args.members is None:
+        args.members = 1 if args.quick else 3
     if args.quick:
-        args.epochs, args.members, args.val_size = min(args.epochs, 2), 1, 500
+        args.epochs, args.val_size = min(args.epochs, 2), 500
     return args
 
 
@@ -78,6 +93,14 @@ def main(argv=None):
     x_styled, y_styled = add_writing_styles(x_train, y_train, args.style_fraction, args.seed)
     x_train = np.concatenate([x_train, x_styled])
     y_train = np.concatenate([y_train, y_styled])
+    if args.include_feedback:
+        # Users' digits join the training split only; repeated, so a few hundred of
+        # them weigh against 55k MNIST digits.
+        (x_users, y_users), (x_users_held, y_users_held) = training_split(FeedbackStore(args.include_feedback))
+        x_train = np.concatenate([x_train, np.repeat(x_users, FEEDBACK_REPEAT, axis=0)])
+        y_train = np.concatenate([y_train, np.repeat(y_users, FEEDBACK_REPEAT, axis=0)])
+        print(f"feedback: {len(x_users)} user digits (x{FEEDBACK_REPEAT}) added to training, "
+              f"{len(x_users_held)} held out")
     print(f"train {len(x_train)} (incl. {len(x_styled)} styled 7s/1s), "
           f"validation {len(x_val)}, test {len(x_test)}")
 
@@ -95,9 +118,17 @@ def main(argv=None):
 
     # --- Model and training: one member at a time --------------------------------
     members, histories = [], []
+    if args.grow:
+        from mnist_app.model import load_model
+
+        grown = load_model(args.grow)
+        members = [layer for layer in grown.layers if layer.name.startswith("member")]
+        histories = json.loads(args.grow.with_name("report.json").read_text())["training"]["history"]
+        print(f"keeping {len(members)} members of {args.grow}")
     verbose = 1 if sys.stdout.isatty() else 2
-    for m in range(args.members):
+    for m in range(len(members), args.members):
         print(f"\n=== member {m + 1}/{args.members} ===")
+        keras.utils.set_random_seed(args.seed + m)  # each member reproducible on its own
         member = build_member(f"member{m + 1}")
         image = keras.Input((28, 28, 1))
         trainer = keras.Model(image, member(augmentation_layers(seed=args.seed + 100 * m)(image)))
@@ -139,6 +170,10 @@ def main(argv=None):
     wall = time.time() - started
     print(f"\nvalidation accuracy: members {member_val_acc}, ensemble {val_acc:.4f}")
     print(f"test accuracy: {report['accuracy']:.4f} ({report['n'] - report['errors']}/{report['n']})")
+    if args.include_feedback:
+        users_held_report = classification_report(
+            y_users_held, predict_probabilities(model, x_users_held.astype(np.float32) / 255).argmax(1))
+        print(f"accuracy on {len(y_users_held)} held-out user digits: {users_held_report['accuracy']:.4f}")
 
     # --- Save ----------------------------------------------------------------------
     model_path = args.out / "model.keras"
@@ -162,6 +197,7 @@ def main(argv=None):
             "batch_size": args.batch_size,
             "peak_lr": args.lr,
             "seed": args.seed,
+            "grown_from": str(args.grow) if args.grow else None,
             "train_size": int(len(x_train)),
             "styled_extra": int(len(x_styled)),
             "validation_size": int(len(x_val)),
@@ -177,6 +213,13 @@ def main(argv=None):
         },
         "data_md5": mnist_md5s(),
     }
+    if args.include_feedback:
+        full["feedback"] = {
+            "db": str(args.include_feedback),
+            "train": int(len(x_users)),
+            "repeat": FEEDBACK_REPEAT,
+            "held_out": users_held_report,
+        }
     (args.out / "report.json").write_text(json.dumps(full, indent=1))
     plot_training_curves(histories, args.out / "training_curves.png")
     print(f"saved {model_path}, report.json and training_curves.png in {args.out} ({wall:.0f} s)")
