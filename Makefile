@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run test train evaluate clean
+.PHONY: run test bench train evaluate clean
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,9 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed-test
 	@$(PY) -m pytest -q
+
+bench: $(VENV)/.installed-test
+	@$(PY) -m tests.benchmark
 
 train: $(VENV)/.installed
 	$(PY) train_model.py

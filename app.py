@@ -19,5 +19,7 @@ st.markdown(
 )
 navigation = st.navigation([
     st.Page(PAGES / "draw.py", title="Draw", icon="✏️", default=True),
+    st.Page(PAGES / "your_digits.py", title="Your digits", icon="🗂️"),
+    st.Page(PAGES / "model.py", title="Model", icon="📊"),
 ])
 navigation.run()

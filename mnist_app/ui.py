@@ -103,7 +103,10 @@ def unsure_notes(reading: Reading) -> list[str]:
         if d.unsure:
             (a, pa), (b, pb) = d.top_two
             where = f"Digit {i + 1}: " if len(reading.digits) > 1 else ""
-            if not d.looks_like_digit:
+            if d.crop.doubt:
+                notes.append(f"{where}flagged - {d.crop.doubt}, so it may not be a digit; "
+                             f"read as {a} ({pa:.0%}).")
+            elif not d.looks_like_digit:
                 notes.append(f"{where}this does not look like a digit the model knows; "
                              f"its best guesses are {a} ({pa:.0%}) and {b} ({pb:.0%}).")
             else:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+from PIL import Image, ImageDraw, ImageFont
 
 from mnist_app.preprocess import DigitCrop
 
@@ -81,7 +82,7 @@ GALLERY_TRUE = (46, 160, 67)
 
 
 def gallery_grid(images: np.ndarray, probabilities: np.ndarray, true_labels: np.ndarray,
-                 titles: list[str], columns: int = 8, scale: int = 3) -> np.ndarray:
+                 titles: list[str], columns: int = 6, scale: int = 4) -> np.ndarray:
     """A page of a gallery as one picture: per image a title, the 28x28 input
     enlarged and a strip of its ten probabilities (0 to 9, left to right).
 
@@ -90,16 +91,15 @@ def gallery_grid(images: np.ndarray, probabilities: np.ndarray, true_labels: np.
     the true digit (when the model missed it) green, the others blue-grey.
     Returns uint8 (H, W, 3); one picture instead of n widgets keeps paging fast.
     """
-    from PIL import Image, ImageDraw, ImageFont
-
     size = 28 * scale
-    title_h, strip_h, pad = 16, 26, 10
+    title_h, strip_h, pad = 18, 26, 10
     tile_w, tile_h = size + pad, title_h + size + strip_h + pad
     n = len(images)
     rows = max(1, -(-n // columns))
+    # Always ``columns`` wide, so every page is shown at the same scale.
     canvas = Image.new("RGB", (columns * tile_w + pad, rows * tile_h + pad), GALLERY_BACKGROUND)
     draw = ImageDraw.Draw(canvas)
-    font = ImageFont.load_default(size=12)
+    font = ImageFont.load_default(size=13)
     bar_w = size // 10
     for i in range(n):
         x0 = pad + (i % columns) * tile_w

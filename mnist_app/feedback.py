@@ -1,0 +1,316 @@
+"""What users told us about the model's readings, kept in an embedded SQLite store.
+
+Every answer holds the 28x28 input the model saw, the original crop of the drawing
+or photo, what the model read, what the digit really is, the ten probabilities,
+the model version, the time (UTC) and where it came from ("draw" or "photo").
+
+The store is one SQLite file (``MNIST_FEEDBACK_DB``, default ``feedback.sqlite3`` in
+the repository root) in WAL mode, so readers never block the writer and several
+browser sessions (threads of one server, or several servers) can write at once:
+each call opens its own connection (sqlite3 connections must not cross threads),
+waits up to ``busy_timeout_s`` for a lock, and writes in one short transaction.
+Anything that goes wrong (a locked, read-only, corrupt or unreachable file)
+raises ``FeedbackStoreError`` with a message fit to show a user.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import gzip
+import io
+import json
+import os
+import sqlite3
+import zipfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from mnist_app import PROJECT_ROOT
+from mnist_app.data import encode_idx
+
+DB_ENV = "MNIST_FEEDBACK_DB"
+DEFAULT_DB_PATH = PROJECT_ROOT / "feedback.sqlite3"
+SOURCES = ("draw", "photo")
+BUSY_TIMEOUT_S = 5.0
+IDX_IMAGES_NAME = "feedback-images-idx3-ubyte.gz"
+IDX_LABELS_NAME = "feedback-labels-idx1-ubyte.gz"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS answers (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    created_at    TEXT    NOT NULL,  -- UTC, ISO 8601
+    source        TEXT    NOT NULL CHECK (source IN ('draw', 'photo')),
+    predicted     INTEGER NOT NULL CHECK (predicted BETWEEN 0 AND 9),
+    label         INTEGER NOT NULL CHECK (label BETWEEN 0 AND 9),
+    probabilities TEXT    NOT NULL,  -- JSON list of 10 floats
+    model_version TEXT    NOT NULL,
+    image         BLOB    NOT NULL,  -- 784 bytes: uint8 28x28, row-major, 0 = background
+    crop_png      BLOB               -- the original crop, PNG
+)
+"""
+_FILTERS = ("label", "predicted", "source", "model_version")
+_COLUMNS = "id, created_at, source, predicted, label, probabilities, model_version, image, crop_png"
+
+
+class FeedbackStoreError(RuntimeError):
+    """The feedback store cannot be read or written; the message says why, for a user."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One stored answer. image: uint8 (28, 28); probabilities: float32 (10,)."""
+
+    id: int
+    created_at: str
+    source: str
+    predicted: int
+    label: int
+    probabilities: np.ndarray
+    model_version: str
+    image: np.ndarray
+    crop_png: bytes | None
+
+    @property
+    def confidence(self) -> float:
+        """The probability the model gave to the digit it read."""
+        return float(self.probabilities[self.predicted])
+
+    @property
+    def corrected(self) -> bool:
+        return self.label != self.predicted
+
+    @property
+    def image_name(self) -> str:
+        """File name of the 28x28 PNG in exports."""
+        return f"images/{self.id:06d}_label{self.label}.png"
+
+
+def default_db_path() -> Path:
+    """``$MNIST_FEEDBACK_DB`` if set, else ``feedback.sqlite3`` in the repository root."""
+    return Path(os.environ.get(DB_ENV) or DEFAULT_DB_PATH)
+
+
+def image_to_uint8(image28: np.ndarray) -> np.ndarray:
+    """float32 (28, 28) in [0, 1] (the model's input) or uint8 (28, 28) -> uint8 (28, 28)."""
+    image28 = np.asarray(image28)
+    if image28.shape != (28, 28):
+        raise ValueError(f"expected a 28x28 image, got shape {image28.shape}")
+    if image28.dtype == np.uint8:
+        return image28
+    return np.round(np.clip(image28, 0.0, 1.0) * 255).astype(np.uint8)
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    """uint8 (H, W) grey, (H, W, 3) RGB or (H, W, 4) RGBA -> PNG file bytes."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(image, np.uint8)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _where(filters: dict) -> tuple[str, list]:
+    unknown = set(filters) - set(_FILTERS)
+    if unknown:
+        raise TypeError(f"unknown filter(s) {sorted(unknown)}; use {_FILTERS}")
+    used = [(name, value) for name, value in filters.items() if value is not None]
+    if not used:
+        return "", []
+    return " WHERE " + " AND ".join(f"{name} = ?" for name, _ in used), [value for _, value in used]
+
+
+def _row_to_answer(row: tuple) -> Answer:
+    answer_id, created_at, source, predicted, label, probabilities, version, image, crop_png = row
+    return Answer(
+        id=answer_id,
+        created_at=created_at,
+        source=source,
+        predicted=predicted,
+        label=label,
+        probabilities=np.asarray(json.loads(probabilities), np.float32),
+        model_version=version,
+        image=np.frombuffer(image, np.uint8).reshape(28, 28).copy(),
+        crop_png=crop_png,
+    )
+
+
+def _explain(exc: sqlite3.Error, path: Path) -> str:
+    message = str(exc)
+    if "locked" in message or "busy" in message:
+        return f"the feedback store {path} is busy: another writer held it too long ({message})"
+    if "readonly" in message or "read-only" in message:
+        return f"the feedback store {path} is read-only ({message})"
+    if "not a database" in message:
+        return f"{path} is not an SQLite database ({message})"
+    if "unable to open" in message:
+        return f"cannot open the feedback store {path} ({message})"
+    return f"the feedback store {path} failed: {message}"
+
+
+class FeedbackStore:
+    """The answers in one SQLite file. Safe to use from many threads and processes:
+    every method opens, uses and closes its own connection."""
+
+    def __init__(self, path: Path | str | None = None, busy_timeout_s: float = BUSY_TIMEOUT_S):
+        self.path = Path(path) if path is not None else default_db_path()
+        self.busy_timeout_s = busy_timeout_s
+
+    def __repr__(self) -> str:
+        return f"FeedbackStore({str(self.path)!r})"
+
+    @contextlib.contextmanager
+    def _connect(self):
+        """A fresh connection in autocommit mode (each statement its own transaction,
+        unless one is begun explicitly); sqlite3 errors become FeedbackStoreError."""
+        if not self.path.parent.is_dir():
+            raise FeedbackStoreError(f"cannot open the feedback store {self.path}: "
+                                     f"the folder {self.path.parent} does not exist")
+        connection = None
+        try:
+            connection = sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None)
+            connection.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_s * 1000)}")
+            # A no-op once the file is in WAL mode; WAL is a property of the file.
+            if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute(_SCHEMA)
+            yield connection
+        except sqlite3.Error as exc:
+            raise FeedbackStoreError(_explain(exc, self.path)) from exc
+        finally:
+            if connection is not None:
+                connection.close()
+
+    # --- writing --------------------------------------------------------------------
+    def add(self, image28: np.ndarray, label: int, predicted: int, probabilities: np.ndarray,
+            model_version: str, source: str, crop_png: bytes | None = None,
+            created_at: datetime | None = None) -> int:
+        """Store one answer; returns its id.
+
+        image28: float32 (28, 28) in [0, 1] or uint8 (28, 28), the model's input;
+        probabilities: (10,) floats; crop_png: the original crop as PNG bytes.
+        """
+        if source not in SOURCES:
+            raise ValueError(f"source must be one of {SOURCES}, not {source!r}")
+        for name, digit in (("label", label), ("predicted", predicted)):
+            if int(digit) not in range(10):
+                raise ValueError(f"{name} must be a digit 0-9, not {digit!r}")
+        probabilities = [float(p) for p in np.asarray(probabilities, np.float64).ravel()]
+        if len(probabilities) != 10:
+            raise ValueError(f"expected 10 probabilities, got {len(probabilities)}")
+        created_at = (created_at or datetime.now(timezone.utc)).astimezone(timezone.utc)
+        row = (
+            created_at.isoformat(timespec="milliseconds"),
+            source,
+            int(predicted),
+            int(label),
+            json.dumps(probabilities),
+            str(model_version),
+            image_to_uint8(image28).tobytes(),
+            crop_png,
+        )
+        with self._connect() as connection:
+            cursor = connection.execute(
+                "INSERT INTO answers (created_at, source, predicted, label, probabilities, "
+                "model_version, image, crop_png) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
+            return int(cursor.lastrowid)
+
+    def delete(self, answer_id: int) -> bool:
+        """Remove one answer; False if there was none with that id."""
+        with self._connect() as connection:
+            return connection.execute("DELETE FROM answers WHERE id = ?", (int(answer_id),)).rowcount == 1
+
+    # --- reading ----------------------------------------------------------------------
+    def list_answers(self, *, limit: int | None = None, offset: int = 0, newest_first: bool = True,
+                     **filters) -> list[Answer]:
+        """Answers matching ``filters`` (label, predicted, source, model_version; None =
+        any), newest first, ``limit`` of them from ``offset``."""
+        where, values = _where(filters)
+        order = "DESC" if newest_first else "ASC"
+        query = f"SELECT {_COLUMNS} FROM answers{where} ORDER BY id {order} LIMIT ? OFFSET ?"
+        with self._connect() as connection:
+            rows = connection.execute(query, [*values, -1 if limit is None else int(limit), int(offset)])
+            return [_row_to_answer(row) for row in rows.fetchall()]
+
+    def get(self, answer_id: int) -> Answer | None:
+        with self._connect() as connection:
+            row = connection.execute(f"SELECT {_COLUMNS} FROM answers WHERE id = ?",
+                                     (int(answer_id),)).fetchone()
+        return _row_to_answer(row) if row else None
+
+    def count(self, **filters) -> int:
+        where, values = _where(filters)
+        with self._connect() as connection:
+            return int(connection.execute(f"SELECT COUNT(*) FROM answers{where}", values).fetchone()[0])
+
+    def labels_and_predictions(self, **filters) -> tuple[np.ndarray, np.ndarray]:
+        """True labels and model readings, uint8 (n,) each, oldest first."""
+        where, values = _where(filters)
+        with self._connect() as connection:
+            rows = connection.execute(f"SELECT label, predicted FROM answers{where} ORDER BY id",
+                                      values).fetchall()
+        pairs = np.asarray(rows, np.uint8).reshape(-1, 2)
+        return pairs[:, 0].copy(), pairs[:, 1].copy()
+
+    def model_versions(self) -> list[str]:
+        """The model versions answers were given about, most recent first."""
+        with self._connect() as connection:
+            rows = connection.execute("SELECT model_version FROM answers GROUP BY model_version "
+                                      "ORDER BY MAX(id) DESC").fetchall()
+        return [version for (version,) in rows]
+
+    def images_and_labels(self, **filters) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For training: ids int64 (n,), images uint8 (n, 28, 28), labels uint8 (n,), oldest first."""
+        answers = self.list_answers(newest_first=False, **filters)
+        ids = np.asarray([a.id for a in answers], np.int64)
+        images = np.stack([a.image for a in answers]) if answers else np.zeros((0, 28, 28), np.uint8)
+        labels = np.asarray([a.label for a in answers], np.uint8)
+        return ids, images, labels
+
+    # --- exports (oldest first, so exports are stable as answers arrive) ----------------
+    def export_csv(self) -> bytes:
+        """One row per answer: id, time, source, label, predicted, confidence, model
+        version and the image's file name inside ``export_png_zip``."""
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["id", "created_at", "source", "label", "predicted", "confidence",
+                         "model_version", "image_file"])
+        for a in self.list_answers(newest_first=False):
+            writer.writerow([a.id, a.created_at, a.source, a.label, a.predicted,
+                             f"{a.confidence:.6f}", a.model_version, a.image_name])
+        return buffer.getvalue().encode()
+
+    def export_png_zip(self) -> bytes:
+        """A zip of ``labels.csv``, ``images/<id>_label<d>.png`` (28x28) and
+        ``crops/<id>.png`` (the original crops)."""
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("labels.csv", self.export_csv())
+            for a in self.list_answers(newest_first=False):
+                archive.writestr(a.image_name, png_bytes(a.image))
+                if a.crop_png:
+                    archive.writestr(f"crops/{a.id:06d}.png", a.crop_png)
+        return buffer.getvalue()
+
+    def export_idx(self) -> dict[str, bytes]:
+        """The answers as MNIST-format files, gzip'd: ``{file name: bytes}`` for the
+        images (idx3) and the true labels (idx1); readable by ``mnist_app.data.load_idx``."""
+        _, images, labels = self.images_and_labels()
+        return {
+            IDX_IMAGES_NAME: gzip.compress(encode_idx(images), mtime=0),
+            IDX_LABELS_NAME: gzip.compress(encode_idx(labels), mtime=0),
+        }
+
+
+def training_split(store: FeedbackStore, holdout_every: int = 5):
+    """The answers for training: ``((x_train, y_train), (x_held_out, y_held_out))``,
+    images uint8 (n, 28, 28), labels uint8 (n,). Every ``holdout_every``-th answer (by
+    id) is held out to measure the model on users' digits; an answer never changes side
+    as more arrive."""
+    if not store.path.exists():
+        raise FeedbackStoreError(f"no feedback store at {store.path}")
+    ids, images, labels = store.images_and_labels()
+    held_out = ids % holdout_every == 0
+    return (images[~held_out], labels[~held_out]), (images[held_out], labels[held_out])

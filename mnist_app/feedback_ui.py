@@ -1,0 +1,84 @@
+"""Streamlit controls that let users tell the model whether it read a digit right.
+
+``feedback_controls`` goes under a prediction (Draw and Photo pages); answers go into
+``feedback.FeedbackStore`` (``$MNIST_FEEDBACK_DB``). A store that cannot be written
+shows a warning and the page goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+
+import numpy as np
+import streamlit as st
+
+from mnist_app import ui
+from mnist_app.feedback import FeedbackStore, FeedbackStoreError, png_bytes
+from mnist_app.inference import DigitReading, Reading
+
+CROP_MARGIN = 8
+
+
+def original_crop(picture: np.ndarray, box: tuple[int, int, int, int], margin: int = CROP_MARGIN) -> np.ndarray:
+    """The part of uint8 ``picture`` (H, W[, C]) inside ``box`` (x, y, w, h) plus a margin."""
+    x, y, w, h = box
+    height, width = picture.shape[:2]
+    return picture[max(0, y - margin):min(height, y + h + margin), max(0, x - margin):min(width, x + w + margin)]
+
+
+def _fingerprint(digit: DigitReading) -> str:
+    """Identifies one drawn digit across reruns, so its controls reset for a new drawing."""
+    return hashlib.sha1(np.ascontiguousarray(digit.crop.image).tobytes()).hexdigest()[:12]
+
+
+def _save(state_key: str, digit: DigitReading, label: int | str, source: str, picture: np.ndarray | None) -> None:
+    """Button callback: store one answer and remember the outcome for the next run.
+    label: the digit, or the key of the widget holding it (read now, not when drawn)."""
+    if isinstance(label, str):
+        label = st.session_state[label]
+    try:
+        answer_id = FeedbackStore().add(
+            digit.crop.image, label=label, predicted=digit.digit, probabilities=digit.probabilities,
+            model_version=ui.current_model_version(), source=source,
+            crop_png=None if picture is None else png_bytes(original_crop(picture, digit.crop.box)))
+    except (FeedbackStoreError, OSError) as exc:
+        st.session_state[state_key] = {"error": str(exc)}
+        return
+    st.session_state[state_key] = {"id": answer_id, "label": label}
+    verdict = "confirmed" if label == digit.digit else f"corrected to {label}"
+    st.toast(f"Thank you: {digit.digit} {verdict}. It will help train the next model.", icon="✅")
+
+
+def feedback_controls(reading: Reading, key_prefix: str, source: str, picture: np.ndarray | None = None,
+                      digits: Iterable[int] | None = None) -> None:
+    """Under a prediction: per digit, a "Yes" button, or the right digit (0-9,
+    preset to the prediction) and "Save"; each answer is stored once.
+
+    picture: the uint8 (H, W[, C]) drawing or photo the digits were read from (its
+    crop around each digit is stored too); digits: which of ``reading.digits`` to ask
+    about (all by default); source: "draw" or "photo".
+    """
+    positions = range(len(reading.digits)) if digits is None else digits
+    for position in positions:
+        digit = reading.digits[position]
+        fingerprint = _fingerprint(digit)
+        state_key = f"{key_prefix}_answer_{fingerprint}"
+        where = f"Digit #{position + 1}: " if len(reading.digits) > 1 else ""
+        with st.container(key=f"{key_prefix}_feedback_{position}"):
+            outcome = st.session_state.get(state_key)
+            if outcome and "id" in outcome:
+                st.caption(f"{where}saved as **{outcome['label']}**, thank you.")
+                continue
+            if outcome and "error" in outcome:
+                st.warning(f"Your answer was not saved: {outcome['error']}")
+            st.markdown(f"{where}Did the model read it right?")
+            correct, choose, save = st.columns([4, 3, 2], vertical_alignment="bottom")
+            correct.button(f"✓ Yes, it is a {digit.digit}", key=f"{key_prefix}_correct_{fingerprint}",
+                           on_click=_save, args=(state_key, digit, digit.digit, source, picture),
+                           width="stretch")
+            label_key = f"{key_prefix}_label_{fingerprint}"
+            choose.selectbox("No, it is a", range(10), index=digit.digit, key=label_key)
+            save.button("Save", key=f"{key_prefix}_save_{fingerprint}",
+                        on_click=_save, args=(state_key, digit, label_key, source, picture),
+                        type="primary", width="stretch")

@@ -1,0 +1,148 @@
+"""Looking into the model: the training report, the confusion matrix in long form,
+and which images sit in which cell (plain numpy / pandas, no Streamlit).
+
+Conventions: y_true and y_pred are int (n,) digits, probabilities float32 (n, 10);
+"confidence" is the probability of the digit the model read.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mnist_app.model import REPORT_PATH
+
+GALLERY_PAGE_SIZE = 24
+
+
+class ReportError(ValueError):
+    """The training report exists but cannot be read."""
+
+
+def read_report(path: Path = REPORT_PATH) -> dict | None:
+    """The JSON report ``train_model.py`` writes next to the model, or None if there is none."""
+    path = Path(path)
+    try:
+        report = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ReportError(f"{path} cannot be read: {exc}") from None
+    if not isinstance(report, dict):
+        raise ReportError(f"{path} does not hold a training report")
+    return report
+
+
+def _duration(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    if minutes < 1:
+        return f"{seconds:.0f} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
+
+
+def model_card(report: dict) -> list[tuple[str, str]]:
+    """The report as (field, value) lines for people; fields the report lacks are left out."""
+    lines = []
+    architecture = report.get("architecture", {})
+    training = report.get("training", {})
+    test = report.get("test", {})
+    if "member" in architecture:
+        members = architecture.get("members", 1)
+        lines.append(("Architecture", f"ensemble of {members} CNN{'s' if members != 1 else ''}, "
+                                      f"each {architecture['member']}"))
+    if "parameters" in architecture:
+        lines.append(("Parameters", f"{architecture['parameters']:,}"))
+    if "trained_at" in report:
+        try:
+            trained = datetime.fromisoformat(report["trained_at"]).strftime("%Y-%m-%d %H:%M UTC")
+        except ValueError:
+            trained = str(report["trained_at"])
+        lines.append(("Trained", trained))
+    if "epochs_run" in training:
+        runs = ", ".join(str(e) for e in training["epochs_run"])
+        lines.append(("Epochs", f"{runs} (of at most {training.get('epochs_max', '?')} per member)"))
+    if "wall_time_s" in training:
+        lines.append(("Training time", _duration(float(training["wall_time_s"]))))
+    if "train_size" in training:
+        lines.append(("Training digits", f"{training['train_size']:,}"
+                      + (" (quick smoke run)" if training.get("quick") else "")))
+    if "accuracy" in test:
+        lines.append(("Test accuracy", f"{test['accuracy']:.2%} on {test.get('n', 0):,} MNIST test digits "
+                                       f"({test.get('errors', 0):,} errors)"))
+    if "validation_accuracy" in report:
+        lines.append(("Validation accuracy", f"{report['validation_accuracy']:.2%}"))
+    feedback = report.get("feedback")
+    if feedback:
+        held_out = feedback.get("held_out", {})
+        text = f"{feedback.get('train', 0)} of your digits added to training"
+        if held_out.get("n"):
+            text += f"; accuracy on {held_out['n']} held-out ones {held_out['accuracy']:.2%}"
+        lines.append(("Your digits", text))
+    return lines
+
+
+def report_matches(report: dict, confusion: np.ndarray) -> bool:
+    """Whether the report's test confusion matrix is the one measured now, i.e. the
+    report describes the loaded model."""
+    return np.array_equal(np.asarray(report.get("test", {}).get("confusion", [])), confusion)
+
+
+def confusion_frame(matrix: np.ndarray) -> pd.DataFrame:
+    """int (10, 10) matrix (rows true, columns predicted) -> one row per cell:
+    true, predicted, count, share (of the true digit's row), diagonal."""
+    matrix = np.asarray(matrix, np.int64)
+    totals = matrix.sum(axis=1, keepdims=True)
+    shares = np.divide(matrix, totals, out=np.zeros(matrix.shape), where=totals > 0)
+    true, predicted = np.indices(matrix.shape)
+    return pd.DataFrame({
+        "true": true.ravel(),
+        "predicted": predicted.ravel(),
+        "count": matrix.ravel(),
+        "share": shares.ravel(),
+        "diagonal": (true == predicted).ravel(),
+    })
+
+
+def selected_cell(chart_state, selection: str = "cell") -> tuple[int, int] | None:
+    """(true, predicted) of the clicked confusion-matrix cell, or None.
+
+    ``chart_state`` is what ``st.altair_chart(..., on_select="rerun")`` returns (or the
+    plain dict in its session-state key): ``{"selection": {selection: [{"true": t,
+    "predicted": p}]}}``, with an empty selection when nothing is clicked.
+    """
+    try:
+        points = chart_state["selection"][selection]
+        point = points[0]
+        return int(point["true"]), int(point["predicted"])
+    except (KeyError, IndexError, TypeError, ValueError):
+        return None
+
+
+def cell_indices(y_true: np.ndarray, y_pred: np.ndarray, confidence: np.ndarray,
+                 true_digit: int, predicted_digit: int) -> np.ndarray:
+    """int64 indices of the images with ``y_true == true_digit`` and ``y_pred ==
+    predicted_digit``, the model's most confident first (ties by index)."""
+    (indices,) = np.nonzero((np.asarray(y_true) == true_digit) & (np.asarray(y_pred) == predicted_digit))
+    return indices[np.lexsort((indices, -np.asarray(confidence)[indices]))].astype(np.int64)
+
+
+def confident_mistakes(y_true: np.ndarray, y_pred: np.ndarray, confidence: np.ndarray) -> np.ndarray:
+    """int64 indices of every misread image, the model's most confident first."""
+    (indices,) = np.nonzero(np.asarray(y_true) != np.asarray(y_pred))
+    return indices[np.lexsort((indices, -np.asarray(confidence)[indices]))].astype(np.int64)
+
+
+def page_count(n_items: int, per_page: int = GALLERY_PAGE_SIZE) -> int:
+    return max(1, -(-n_items // per_page))
+
+
+def page_bounds(n_items: int, page: int, per_page: int = GALLERY_PAGE_SIZE) -> tuple[int, int]:
+    """[start, stop) of 1-based ``page``, clamped to the pages there are."""
+    page = min(max(1, int(page)), page_count(n_items, per_page))
+    start = (page - 1) * per_page
+    return start, min(n_items, start + per_page)

@@ -1,0 +1,97 @@
+"""Your digits: the answers users gave about the model's readings, read live from the
+feedback store on every run, with exports for training and deletion of single answers."""
+
+import numpy as np
+import streamlit as st
+
+from mnist_app import insight_ui, ui
+from mnist_app.feedback import IDX_IMAGES_NAME, IDX_LABELS_NAME, FeedbackStore, FeedbackStoreError
+from mnist_app.metrics import confusion_matrix
+
+EVERY_MODEL = "every model"
+
+recognizer = ui.model_or_stop()
+version = ui.current_model_version()
+store = FeedbackStore()
+
+st.title("Your digits")
+st.caption("Every digit you confirmed or corrected on the Draw and Photo pages. "
+           "`train_model.py --include-feedback` adds them to the training data.")
+
+
+def answer_details(answer_id: int) -> None:
+    answer = store.get(answer_id)
+    if answer is None:
+        st.info("This answer was just deleted.")
+        return
+    st.markdown(f"**Answer #{answer.id}**: you said {answer.label}, model {answer.model_version} "
+                f"read {answer.predicted} ({answer.confidence:.0%}); {answer.source}, "
+                f"{answer.created_at[:19].replace('T', ' ')} UTC")
+    if answer.crop_png:
+        st.image(answer.crop_png, caption="What you drew", width=160)
+    insight_ui.image_details(recognizer, answer.image.astype(np.float32) / 255, answer.probabilities,
+                             key=f"answer_{answer.id}")
+    if st.button("Delete this answer", key=f"delete_{answer.id}", icon="🗑️"):
+        store.delete(answer.id)
+        st.toast(f"Answer #{answer.id} deleted.")
+        st.rerun()
+
+
+def show_answers() -> None:
+    versions = store.model_versions()
+    if not versions:
+        st.info("No answers yet: draw a digit on the Draw page and tell the model whether it read it right.")
+        return
+    shown = st.selectbox(
+        "Answers about", [EVERY_MODEL, *versions], key="feedback_model_version",
+        format_func=lambda v: v if v == EVERY_MODEL else f"model {v}" + (" (loaded now)" if v == version else ""))
+    chosen_version = None if shown == EVERY_MODEL else shown
+    labels, predicted = store.labels_and_predictions(model_version=chosen_version)
+
+    overview = st.columns(3)
+    overview[0].metric("Answers", f"{len(labels):,}")
+    overview[1].metric("Read right", f"{np.mean(labels == predicted):.0%}" if len(labels) else "-")
+    overview[2].metric("Corrected by you", f"{int(np.sum(labels != predicted)):,}")
+
+    st.caption("Rows: the digit you meant; columns: what the model read. Click a cell to see those digits.")
+    matrix_column, gallery_column = st.columns([4, 6], gap="medium")
+    with matrix_column:
+        cell = insight_ui.confusion_matrix_widget(confusion_matrix(labels, predicted), key="feedback_confusion")
+    with gallery_column:
+        if cell is None:
+            st.markdown("#### All your digits")
+            filters = {"model_version": chosen_version}
+        else:
+            st.markdown(f"#### You meant {cell[0]}, the model read {cell[1]}")
+            filters = {"model_version": chosen_version, "label": cell[0], "predicted": cell[1]}
+        total = store.count(**filters)
+        if total == 0:
+            st.info("None of your digits is in this cell.")
+        else:
+            key = "feedback_gallery" if cell is None else f"feedback_gallery_{cell[0]}_{cell[1]}"
+            items, chosen = insight_ui.paged_gallery(
+                key, total, lambda start, stop: insight_ui.answers_page(store, start, stop, **filters),
+                order="newest first")
+            if chosen is not None:
+                answer_details(items.ids[chosen])
+
+    st.subheader("Export")
+    st.caption("All answers, oldest first. The IDX files have MNIST's format: "
+               "`mnist_app.data.load_idx` (or any MNIST reader) opens them.")
+    exports = st.columns(4)
+    exports[0].download_button("Labels (CSV)", store.export_csv, file_name="your-digits.csv",
+                               mime="text/csv", key="export_csv", width="stretch")
+    exports[1].download_button("Images (zip of PNGs)", store.export_png_zip, file_name="your-digits.zip",
+                               mime="application/zip", key="export_zip", width="stretch")
+    exports[2].download_button("IDX images", lambda: store.export_idx()[IDX_IMAGES_NAME],
+                               file_name=IDX_IMAGES_NAME, mime="application/gzip", key="export_idx_images",
+                               width="stretch")
+    exports[3].download_button("IDX labels", lambda: store.export_idx()[IDX_LABELS_NAME],
+                               file_name=IDX_LABELS_NAME, mime="application/gzip", key="export_idx_labels",
+                               width="stretch")
+
+
+try:
+    show_answers()
+except FeedbackStoreError as exc:
+    st.warning(f"Your answers cannot be read: {exc}")

@@ -1,0 +1,146 @@
+"""``make bench``: one table of what users feel, measured on this machine.
+
+Accuracy of the shipped model; one drawing's latency by stage against one naive
+``model.predict`` call (same process); batch throughput of the CLI; cold start; peak
+memory of the running app; and the browser round trip (mouse-up to the prediction
+shown) over many drawings in Chromium. Prints numbers, asserts nothing.
+
+    .venv/bin/python -m tests.benchmark [--drawings 20] [--cli-images 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from tests.browser_support import ROOT, chromium, open_page, streamlit_server, wait_settled, runs
+from tests.strokes import DIGIT_STROKES, place, render_strokes
+
+
+def cli_json(*args) -> dict:
+    out = subprocess.run([sys.executable, "-m", "mnist_app", *args, "--json"], cwd=ROOT,
+                         capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def cli_throughput(n_images: int) -> dict:
+    """Write ``n_images`` canvas drawings as PNG files and read them all in one CLI call."""
+    rng = np.random.default_rng(0)
+    keys = sorted(DIGIT_STROKES)
+    with tempfile.TemporaryDirectory() as folder:
+        paths = []
+        for i in range(n_images):
+            size = rng.uniform(80, 240)
+            strokes = place(DIGIT_STROKES[keys[i % len(keys)]], rng.uniform(10, 300), rng.uniform(10, 300 - size + 70), size, size)
+            path = Path(folder) / f"d{i:05d}.png"
+            Image.fromarray(render_strokes(strokes, size=(560, 320), width=int(rng.uniform(6, 28)))).save(path)
+            paths.append(str(path))
+        started = time.perf_counter()
+        result = subprocess.run([sys.executable, "-m", "mnist_app", "predict", "--json", *paths],
+                                cwd=ROOT, capture_output=True, text=True)
+        wall = time.perf_counter() - started
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    read = sum(1 for line in lines if "digits" in line)
+    return {"images": n_images, "read": read, "wall_s": wall, "images_per_s": n_images / wall}
+
+
+def process_peak_rss_mb(port: int) -> float | None:
+    """Peak resident memory (VmHWM) of the streamlit process serving ``port``."""
+    found = subprocess.run(["pgrep", "-f", f"streamlit run app.py.*--server.port {port}"],
+                           capture_output=True, text=True).stdout.split()
+    for pid in found:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+        except OSError:
+            continue
+    return None
+
+
+def browser_round_trips(drawings: int) -> dict:
+    """Mouse-up to the prediction shown, per drawing, in Chromium; plus the app's memory."""
+    from playwright.sync_api import expect
+
+    timings, memory_after = [], []
+    keys = ["0", "2", "3", "6", "7", "8", "9"]  # one-stroke digits: the last mouse-up finishes it
+    with streamlit_server(log_name="benchmark") as url, chromium() as browser:
+        port = int(url.rsplit(":", 1)[1])
+        page = open_page(browser, url, ready_selector="canvas.upper-canvas")
+        canvas = page.locator("canvas.upper-canvas")
+        prediction = page.locator(".st-key-prediction")
+        import re
+
+        for i in range(drawings):
+            before = runs(page)
+            page.get_by_role("button", name="Clear").click()
+            wait_settled(page, before)
+            expect(prediction).not_to_have_text(re.compile(r"\d"))
+            box = canvas.bounding_box()
+            stroke = place(DIGIT_STROKES[keys[i % len(keys)]], box["x"] + 180, box["y"] + 40, 220, 240)[0]
+            page.mouse.move(*stroke[0])
+            page.mouse.down()
+            for x, y in stroke[1:]:
+                page.mouse.move(x, y, steps=2)
+            started = time.perf_counter()
+            page.mouse.up()
+            expect(prediction).to_have_text(re.compile(r"\d"))
+            timings.append((time.perf_counter() - started) * 1000)
+            wait_settled(page, before)
+            memory_after.append(process_peak_rss_mb(port))
+    return {
+        "drawings": drawings,
+        "median_ms": statistics.median(timings),
+        "p95_ms": float(np.percentile(timings, 95)),
+        "app_peak_rss_mb": memory_after[-1],
+        "app_peak_rss_after_first_mb": memory_after[0],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--drawings", type=int, default=20, help="browser round trips to time")
+    parser.add_argument("--cli-images", type=int, default=1000, help="drawings for the CLI throughput")
+    args = parser.parse_args()
+
+    evaluation = cli_json("evaluate")
+    bench = cli_json("bench")
+    throughput = cli_throughput(args.cli_images)
+    browser = browser_round_trips(args.drawings)
+
+    rows = [
+        ("MNIST test accuracy (shipped model)", f"{evaluation['accuracy']:.2%} ({evaluation['n']} digits)"),
+        ("one drawing: preprocess", f"{bench['preprocess_ms']:.2f} ms"),
+        ("one drawing: predict", f"{bench['predict_ms']:.2f} ms"),
+        ("one drawing: gradient saliency", f"{bench['saliency_gradient_ms']:.2f} ms"),
+        ("one drawing: whole path (preprocess + predict + saliency)", f"{bench['total_ms']:.2f} ms"),
+        ("naive model.predict on one 28x28 image", f"{bench['naive_predict_ms']:.1f} ms"),
+        ("naive / whole path", f"{bench['naive_over_total']:.1f}x"),
+        ("SmoothGrad / Integrated Gradients", f"{bench['saliency_smoothgrad_ms']:.1f} / {bench['saliency_integrated_ms']:.1f} ms"),
+        ("CLI batch: drawings read per second (one call, incl. start-up)",
+         f"{throughput['images_per_s']:.0f}/s ({throughput['images']} in {throughput['wall_s']:.1f} s)"),
+        ("cold start to first prediction (fresh process)", f"{bench['cold_start_s']:.2f} s"),
+        ("peak memory: benchmark process / app server", f"{bench['peak_rss_mb']:.0f} MB / {browser['app_peak_rss_mb']:.0f} MB"),
+        ("app memory after the first vs the last drawing",
+         f"{browser['app_peak_rss_after_first_mb']:.0f} -> {browser['app_peak_rss_mb']:.0f} MB"),
+        (f"browser: mouse-up to prediction shown ({browser['drawings']} drawings)",
+         f"median {browser['median_ms']:.0f} ms, p95 {browser['p95_ms']:.0f} ms"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    print(f"\n{'measure':<{width}}  value\n{'-' * width}  {'-' * 30}")
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+    print(json.dumps({"evaluate_accuracy": evaluation["accuracy"], **bench, "cli": throughput, "browser": browser}))
+
+
+if __name__ == "__main__":
+    main()
