@@ -83,16 +83,16 @@ def test_drawn_mnist_test_digits_are_read_right(recognizer, mnist_test):
 @pytest.mark.parametrize("number", ["2026", "41", "1789", "305"])
 def test_several_digits_are_split_and_read_left_to_right(recognizer, mnist_test, number):
     x, y = mnist_test
-    canvas = blank_canvas()
+    canvas = blank_canvas(width=900)
     cursor = 20
     # Pick clean examples of each digit (the first test digit of that class the model reads right).
     probabilities = recognizer.predict(x[:200])
     for ch in number:
         index = next(i for i in range(200) if y[i] == int(ch) and probabilities[i].argmax() == y[i]
                      and probabilities[i].max() > 0.99)
-        stroke = mnist_as_stroke(x[index], 160, 16)
+        stroke = mnist_as_stroke(x[index], 140, 14)
         paste(canvas, stroke, cursor, 80)
-        cursor += stroke.shape[1] + 40
+        cursor += stroke.shape[1] + 30
     reading = recognizer.read_picture(canvas)
     assert reading.number == number
     boxes = [d.crop.box for d in reading.digits]
