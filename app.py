@@ -14,12 +14,14 @@ st.set_page_config(page_title="Digit recognizer", page_icon="✍️", layout="wi
 st.markdown(
     """<style>
     .st-key-prediction .prediction { font-size: 2.4rem; font-weight: 700; line-height: 1.2; }
+    .st-key-prediction .prediction-detail { display: block; font-size: 1rem; font-weight: 400;
+                                            color: #6b6b6b; margin-top: 0.3rem; }
     </style>""",
     unsafe_allow_html=True,
 )
 navigation = st.navigation([
-    st.Page(PAGES / "draw.py", title="Draw", icon="✏️", default=True),
-    st.Page(PAGES / "your_digits.py", title="Your digits", icon="🗂️"),
-    st.Page(PAGES / "model.py", title="Model", icon="📊"),
+    st.Page(PAGES / "draw.py", title="Draw", icon=":material/draw:", default=True),
+    st.Page(PAGES / "your_digits.py", title="Your digits", icon=":material/collections_bookmark:"),
+    st.Page(PAGES / "model.py", title="Model", icon=":material/insights:"),
 ])
 navigation.run()

@@ -37,6 +37,9 @@ def _save(state_key: str, digit: DigitReading, label: int | str, source: str, pi
     label: the digit, or the key of the widget holding it (read now, not when drawn)."""
     if isinstance(label, str):
         label = st.session_state[label]
+    if label is None:
+        st.session_state[state_key] = {"error": "choose the right digit first, then Save."}
+        return
     try:
         answer_id = FeedbackStore().add(
             digit.crop.image, label=label, predicted=digit.digit, probabilities=digit.probabilities,
@@ -53,7 +56,7 @@ def _save(state_key: str, digit: DigitReading, label: int | str, source: str, pi
 def feedback_controls(reading: Reading, key_prefix: str, source: str, picture: np.ndarray | None = None,
                       digits: Iterable[int] | None = None) -> None:
     """Under a prediction: per digit, a "Yes" button, or the right digit (0-9,
-    preset to the prediction) and "Save"; each answer is stored once.
+    chosen by the user) and "Save"; each answer is stored once.
 
     picture: the uint8 (H, W[, C]) drawing or photo the digits were read from (its
     crop around each digit is stored too); digits: which of ``reading.digits`` to ask
@@ -78,7 +81,7 @@ def feedback_controls(reading: Reading, key_prefix: str, source: str, picture: n
                            on_click=_save, args=(state_key, digit, digit.digit, source, picture),
                            width="stretch")
             label_key = f"{key_prefix}_label_{fingerprint}"
-            choose.selectbox("No, it is a", range(10), index=digit.digit, key=label_key)
+            choose.selectbox("No, it is a", range(10), index=None, placeholder="choose...", key=label_key)
             save.button("Save", key=f"{key_prefix}_save_{fingerprint}",
                         on_click=_save, args=(state_key, digit, label_key, source, picture),
                         type="primary", width="stretch")

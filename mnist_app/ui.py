@@ -86,14 +86,17 @@ def probability_chart(probabilities: np.ndarray, height: int = 220) -> alt.Chart
 
 
 def prediction_text(reading: Reading) -> str:
-    """One line for the prediction container: the digits first, then the confidence."""
+    """The prediction as HTML: the digits first and large, the confidence after them,
+    details smaller; only a hint (and no digits) when nothing was read."""
     if reading.empty:
-        return "Draw a digit on the canvas: the prediction appears here."
+        return ("<div class='prediction'><span class='prediction-detail'>"
+                "Draw a digit on the canvas: the prediction appears here.</span></div>")
     if len(reading.digits) == 1:
         d = reading.digits[0]
-        return f"Prediction: {d.digit} ({d.confidence:.0%})"
+        return f"<div class='prediction'>Prediction: {d.digit} ({d.confidence:.0%})</div>"
     lowest = min(d.confidence for d in reading.digits)
-    return f"Prediction: {reading.number} ({len(reading.digits)} digits, lowest confidence {lowest:.0%})"
+    return (f"<div class='prediction'>Prediction: {reading.number} <span class='prediction-detail'>"
+            f"{len(reading.digits)} digits, read left to right; lowest confidence {lowest:.0%}</span></div>")
 
 
 def unsure_notes(reading: Reading) -> list[str]:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from mnist_app.inference import Recognizer
-from mnist_app.preprocess import MNIST_STROKE_WIDTH, ink_from_picture, segment_digits, stroke_width
+from mnist_app.preprocess import ink_from_picture, segment_digits, stroke_width
 from tests.drawing import blank_canvas, mnist_as_stroke, paste
 
 
@@ -41,12 +41,16 @@ def test_same_digit_anywhere_any_size_any_pen_gives_nearly_the_same_input(mnist_
     assert min(references) > 0.8, references
 
 
-def test_stroke_width_is_normalised_towards_mnist(mnist_test):
+def test_stroke_width_is_normalised_into_mnist_range(mnist_test):
     x, _ = mnist_test
-    for pen in (4, 40):
+    # MNIST's own strokes, measured the same way at 28x28.
+    widths = [stroke_width(image) for image in x[:1000]]
+    low, high = np.percentile(widths, [5, 95])
+    for pen in (3, 4, 40):  # the canvas slider spans 4-40
         stroke = mnist_as_stroke(x[3], 150, pen)
         crop = segment_digits(ink_from_picture(paste(blank_canvas(), stroke, 100, 50)))[0]
-        assert 0.75 * MNIST_STROKE_WIDTH < stroke_width(crop.image) < 1.45 * MNIST_STROKE_WIDTH, pen
+        assert low < stroke_width(crop.image) < high, pen
+        assert crop.image.max() > 0.95, f"pen {pen}: strokes must reach full brightness"
 
 
 def test_empty_canvas_and_a_dot_are_nothing_to_read(recognizer):

@@ -43,7 +43,7 @@ reading, gradients = recognizer.read_and_explain(crops)
 
 with right:
     with st.container(key="prediction"):
-        st.markdown(f"<div class='prediction'>{ui.prediction_text(reading)}</div>", unsafe_allow_html=True)
+        st.markdown(ui.prediction_text(reading), unsafe_allow_html=True)
         for note in ui.unsure_notes(reading):
             st.warning(note)
     if not reading.empty:
