@@ -21,6 +21,7 @@ st.markdown(
 )
 navigation = st.navigation([
     st.Page(PAGES / "draw.py", title="Draw", icon=":material/draw:", default=True),
+    st.Page(PAGES / "photo.py", title="Photo", icon=":material/photo_camera:"),
     st.Page(PAGES / "your_digits.py", title="Your digits", icon=":material/collections_bookmark:"),
     st.Page(PAGES / "model.py", title="Model", icon=":material/insights:"),
 ])

@@ -1,7 +1,7 @@
 """Command line.
 
     python -m mnist_app evaluate [--json]          accuracy on the 10k MNIST test digits
-    python -m mnist_app predict [--json] IMAGE...  read the digits in drawings / pictures
+    python -m mnist_app predict [--json] IMAGE...  read the digits in drawings and photos
     python -m mnist_app bench [--json]             latency of one drawing, by stage
 """
 
@@ -51,13 +51,13 @@ def predict(args) -> int:
     from mnist_app.images import ImageError, decode_image
     from mnist_app.inference import Recognizer
     from mnist_app.model import load_calibration, load_model
-    from mnist_app.preprocess import ink_from_picture, segment_digits
+    from mnist_app.photo import crops_from_picture
 
     crops_per_image: list = []
     for path in args.images:
         try:
             data = Path(path).read_bytes()
-            crops_per_image.append(segment_digits(ink_from_picture(decode_image(data))))
+            crops_per_image.append(crops_from_picture(decode_image(data)))
         except (OSError, ImageError) as exc:
             message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             crops_per_image.append(f"cannot read {path}: {message}")
