@@ -45,9 +45,10 @@ def decode_image(data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     except ImageError:
         raise
     except UnidentifiedImageError:
-        raise ImageError("this is not an image file Pillow can read") from None
+        raise ImageError("this is not an image file (PNG, JPEG, WebP, GIF, BMP or TIFF, say)") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError("the image is too large to decode safely") from None
+        raise ImageError(f"the image is too large (over {Image.MAX_IMAGE_PIXELS / 1e6:.0f} megapixels; "
+                         f"the limit is {max_pixels / 1e6:.0f})") from None
     except (OSError, SyntaxError, ValueError, EOFError, MemoryError, TypeError) as exc:
         raise ImageError(f"the image is corrupt or truncated ({exc})") from None
 

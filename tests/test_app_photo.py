@@ -99,3 +99,20 @@ def test_a_clean_drawing_and_a_blank_picture(app):
     assert not app.exception, app.exception
     (text,) = numbers(app)
     assert not re.search(r"\d", text) and "No digits" in text
+
+
+def test_answers_given_on_the_photo_page_are_stored(monkeypatch, tmp_path):
+    from mnist_app.feedback import FeedbackStore
+
+    monkeypatch.setenv("MNIST_FEEDBACK_DB", str(tmp_path / "feedback.sqlite3"))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    at.switch_page("mnist_app/pages/photo.py").run()
+    at.selectbox(key="photo_sample").set_value("2026.jpg").run()
+    yes = [b for b in at.button if b.label.startswith("✓ Yes")]
+    assert len(yes) == 4  # one per digit of 2026
+    yes[0].click().run()
+    assert not at.exception, at.exception
+    answers = FeedbackStore().list_answers()
+    assert len(answers) == 1
+    assert (answers[0].label, answers[0].predicted, answers[0].source) == (2, 2, "photo")
+    assert answers[0].crop_png  # the digit's crop of the photo is kept too

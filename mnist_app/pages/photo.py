@@ -1,11 +1,14 @@
 """Photo page: read the digits in phone photos of paper (or try a sample photo)."""
 
 import logging
+from dataclasses import replace
 
 import streamlit as st
 
 from mnist_app import ASSETS_DIR, ui
+from mnist_app.feedback_ui import feedback_controls
 from mnist_app.images import ImageError, decode_image
+from mnist_app.inference import Reading
 from mnist_app.photo import analyse_picture, annotated
 from mnist_app.visual import enlarge, saliency_on_drawing, saliency_on_input
 
@@ -113,6 +116,11 @@ def show_result(i: int, name: str, data: bytes) -> None:
             pictures[1].image(saliency_on_drawing(analysis.ink, [crops[chosen]], [saliency]), width="stretch",
                               caption="Mapped back onto the photo's ink")
             st.markdown(ui.SALIENCY_LEGEND)
+
+        with st.expander("Teach the model: were these digits read right?"):
+            # Same readings, boxes on the working copy, whose pixels are stored with each answer.
+            on_working_copy = Reading([replace(d, crop=c) for d, c in zip(reading.digits, crops)])
+            feedback_controls(on_working_copy, key_prefix=f"photo_{i}", source="photo", picture=analysis.rgb)
 
     with st.expander("How the photo was read"):
         if analysis.is_photo:
