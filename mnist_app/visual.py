@@ -116,3 +116,28 @@ def gallery_grid(images: np.ndarray, probabilities: np.ndarray, true_labels: np.
             draw.rectangle((left + 1, base - height, left + bar_w - 1, base), fill=colour)
         draw.line((x0, base + 1, x0 + size, base + 1), fill=(120, 120, 120))
     return np.asarray(canvas)
+
+
+def preprocessing_figure(rgba: np.ndarray, crops: list[DigitCrop], height: int = 240) -> np.ndarray:
+    """The preprocessing in one picture: the drawing with each digit's box, then each
+    digit's 28x28 model input (enlarged, with its centre marked).
+
+    rgba: uint8 (H, W, 4) the drawing; crops: ``preprocess.segment_digits`` of it.
+    Returns uint8 (height, W', 3).
+    """
+    drawing = np.ascontiguousarray(rgba[..., :3])
+    for crop in crops:
+        x, y, w, h = crop.box
+        cv2.rectangle(drawing, (x - 4, y - 4), (x + w + 4, y + h + 4), (250, 200, 40), 2)
+    scale = height / drawing.shape[0]
+    panels = [cv2.resize(drawing, (round(drawing.shape[1] * scale), height), interpolation=cv2.INTER_AREA)]
+    pixel = max(1, (height - 16) // 28)
+    for crop in crops:
+        big = enlarge(crop.image, scale=pixel)
+        centre = 14 * pixel
+        cv2.drawMarker(big, (centre, centre), (230, 60, 40), cv2.MARKER_CROSS, pixel * 3, 1)
+        pad_v = height - big.shape[0]
+        panels.append(np.full((height, 16, 3), 255, np.uint8))
+        panels.append(cv2.copyMakeBorder(big, pad_v // 2, pad_v - pad_v // 2, 0, 0, cv2.BORDER_CONSTANT,
+                                         value=(255, 255, 255)))
+    return np.concatenate(panels, axis=1)
