@@ -112,3 +112,22 @@ def test_a_five_with_a_detached_hat_is_one_digit(recognizer):
     cv2.line(canvas, (215, 50), (290, 45), (255, 255, 255, 255), 16, cv2.LINE_AA)
     crops = segment_digits(ink_from_picture(canvas))
     assert len(crops) == 1
+
+
+def test_a_scribble_is_flagged_as_not_looking_like_a_digit(model, mnist_test):
+    from mnist_app.model import load_calibration
+
+    recognizer = Recognizer(model, min_top_logit=load_calibration())
+    assert recognizer.min_top_logit is not None
+    canvas = blank_canvas()
+    zigzag = np.array([[150, 60], [300, 250], [180, 240], [350, 70], [200, 160], [400, 200]], np.int32)
+    cv2.polylines(canvas, [zigzag], False, (255, 255, 255, 255), 16, cv2.LINE_AA)
+    (digit,) = recognizer.read_picture(canvas).digits
+    assert not digit.looks_like_digit and digit.unsure
+    # Real digits, drawn, are not flagged.
+    x, _ = mnist_test
+    flagged = 0
+    for i in range(40):
+        reading = recognizer.read_picture(paste(blank_canvas(), mnist_as_stroke(x[i], 180, 16), 150, 60))
+        flagged += not reading.digits[0].looks_like_digit
+    assert flagged <= 2
