@@ -3,7 +3,7 @@
 Times one 280x280 canvas drawing through the app's own path (median of many runs
 after warm-up) and, in the same process, the naive baseline: one ``model.predict``
 call on one 28x28 image. Also the cold start (a fresh process: start to first
-prediction) and peak memory.
+prediction) and peak memory. Runs with the app's threading (``model.prefer_latency``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ COLD_START_SCRIPT = """
 import time; t0 = time.perf_counter()
 import numpy as np
 from mnist_app.inference import Recognizer
-from mnist_app.model import load_model
+from mnist_app.model import load_model, prefer_latency
+prefer_latency()
 from mnist_app.preprocess import ink_from_picture, segment_digits
 r = Recognizer(load_model({model!r}))
 canvas = np.zeros((280, 280, 4), np.uint8); canvas[..., 3] = 255
@@ -61,9 +62,10 @@ def median_ms(fn, runs: int, warmup: int = 5) -> float:
 
 def run(args) -> int:
     from mnist_app.inference import Recognizer
-    from mnist_app.model import load_model
+    from mnist_app.model import load_model, prefer_latency
     from mnist_app.preprocess import ink_from_picture, segment_digits
 
+    prefer_latency()  # as the app serves drawings; the naive baseline below runs under it too
     model = load_model(args.model)
     recognizer = Recognizer(model)
     recognizer.warm_up()

@@ -14,7 +14,10 @@ import pandas as pd
 import streamlit as st
 
 from mnist_app.inference import UNSURE_BELOW, Reading, Recognizer
-from mnist_app.model import MODEL_PATH, load_calibration, load_model, model_version
+from mnist_app.model import MODEL_PATH, load_calibration, load_model, model_version, prefer_latency
+
+
+prefer_latency()  # before any TensorFlow op runs in the app process
 
 SALIENCY_LABELS = {
     "gradient": "Gradient (fastest)",
