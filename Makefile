@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run test bench train evaluate clean
+.PHONY: run test screenshots bench train evaluate clean
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,13 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed-test
 	@$(PY) -m pytest -q
+
+# The browser tests leave a picture of every page in test-artifacts/; keep those for the README.
+SCREENSHOTS := page_draw page_photo page_your_digits page_model
+screenshots: $(VENV)/.installed-test
+	@$(PY) -m pytest -q tests/test_browser_draw.py tests/test_browser_photo.py tests/test_browser_feedback.py
+	@mkdir -p assets/screenshots
+	cp $(SCREENSHOTS:%=test-artifacts/%.png) assets/screenshots/
 
 bench: $(VENV)/.installed-test
 	@$(PY) -m tests.benchmark

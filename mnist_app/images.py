@@ -49,8 +49,8 @@ def decode_image(data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageError(f"the image is too large (over {Image.MAX_IMAGE_PIXELS / 1e6:.0f} megapixels; "
                          f"the limit is {max_pixels / 1e6:.0f})") from None
-    except (OSError, SyntaxError, ValueError, EOFError, MemoryError, TypeError) as exc:
-        raise ImageError(f"the image is corrupt or truncated ({exc})") from None
+    except (OSError, SyntaxError, ValueError, EOFError, MemoryError, TypeError):
+        raise ImageError("the image file is corrupt or incomplete") from None
 
 
 def _to_rgba(image: Image.Image) -> np.ndarray:

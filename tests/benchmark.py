@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import subprocess
 import sys
@@ -22,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from tests.browser_support import ROOT, chromium, open_page, streamlit_server, wait_settled, runs
+from tests.browser_support import CANVAS, PREDICTION, ROOT, chromium, open_app, streamlit_server
 from tests.strokes import DIGIT_STROKES, place, render_strokes
 
 
@@ -75,28 +76,25 @@ def browser_round_trips(drawings: int) -> dict:
     keys = ["0", "2", "3", "6", "7", "8", "9"]  # one-stroke digits: the last mouse-up finishes it
     with streamlit_server(log_name="benchmark") as url, chromium() as browser:
         port = int(url.rsplit(":", 1)[1])
-        page = open_page(browser, url, ready_selector="canvas.upper-canvas")
-        canvas = page.locator("canvas.upper-canvas")
-        prediction = page.locator(".st-key-prediction")
-        import re
-
+        app = open_app(browser, url, CANVAS, PREDICTION)
+        prediction = app.page.locator(PREDICTION)
+        mouse = app.page.mouse
         for i in range(drawings):
-            before = runs(page)
-            page.get_by_role("button", name="Clear").click()
-            wait_settled(page, before)
-            expect(prediction).not_to_have_text(re.compile(r"\d"))
-            box = canvas.bounding_box()
+            app.clear()  # waits for the empty prediction and the new canvas in its place
+            box = app.canvas_box()
             stroke = place(DIGIT_STROKES[keys[i % len(keys)]], box["x"] + 180, box["y"] + 40, 220, 240)[0]
-            page.mouse.move(*stroke[0])
-            page.mouse.down()
+            mouse.move(*stroke[0])
+            mouse.down()
             for x, y in stroke[1:]:
-                page.mouse.move(x, y, steps=2)
+                mouse.move(x, y, steps=2)
+            before = app.requests
             started = time.perf_counter()
-            page.mouse.up()
+            mouse.up()
             expect(prediction).to_have_text(re.compile(r"\d"))
             timings.append((time.perf_counter() - started) * 1000)
-            wait_settled(page, before)
+            app.wait_processed(before, f"drawing #{i + 1}")
             memory_after.append(process_peak_rss_mb(port))
+        app.close()
     return {
         "drawings": drawings,
         "median_ms": statistics.median(timings),

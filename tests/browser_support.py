@@ -1,9 +1,10 @@
-"""Shared pieces for the end-to-end tests: a real ``streamlit run app.py`` server and
-Debian's Chromium driven by Playwright.
+"""Shared pieces for the end-to-end tests and ``make bench``: a real ``streamlit run
+app.py`` server, Debian's Chromium driven by Playwright, and ``AppPage``, a tab on the
+app that follows its websocket to know when a rerun is really done.
 
 Use from a test module::
 
-    from tests.browser_support import chromium, open_page, streamlit_server
+    from tests.browser_support import chromium, open_app, streamlit_server
 
     @pytest.fixture(scope="module")
     def server(tmp_path_factory):
@@ -16,6 +17,13 @@ Use from a test module::
         with chromium() as b:
             yield b
 
+    def test_something(browser, server):
+        app = open_app(browser, server, CANVAS, PREDICTION)
+        app.draw("3", 0.5, 0.5, 0.8)                  # waits for the rerun it caused
+        with app.rerun("clicking Save"):              # any other action that reruns
+            app.page.get_by_role("button", name="Save").click()
+        app.screenshot("page_draw")                   # whole page, charts and images loaded
+
 Needs ``/usr/bin/chromium`` (``apt-get install -y chromium``; Playwright's own browser
 download cannot work offline). Without it tests are skipped locally but fail in CI
 (env ``CI`` set), where ``.ci/run`` installs it. Screenshots and server logs go to
@@ -26,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -35,6 +44,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.strokes import DIGIT_STROKES, place
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -51,33 +62,77 @@ CHROMIUM_ARGS = [
 SERVER_START_TIMEOUT_S = 90
 PAGE_TIMEOUT_MS = 60_000  # a first load imports TensorFlow and loads the model
 RERUN_TIMEOUT_MS = 30_000
+VIEWPORT = {"width": 1400, "height": 1100}
 
-# Counts Streamlit script runs: stApp's data-test-script-state attribute turns "running"
-# on every (fragment) rerun. Installed before the page loads, so no run is missed.
-RUN_COUNTER_JS = """
-window.__stRuns = 0;
-window.__stLastChange = performance.now();
-new MutationObserver((mutations) => {
-  for (const m of mutations) {
-    window.__stLastChange = performance.now();
-    if (m.target.getAttribute('data-test-script-state') === 'running') window.__stRuns += 1;
-  }
-}).observe(document, {subtree: true, attributes: true, attributeFilter: ['data-test-script-state']});
-"""
-# True once a run newer than `before` has finished and the app has been idle a moment
-# (one user action may queue more than one rerun).
-SETTLED_JS = """
-(before) => {
-  const app = document.querySelector('[data-testid=stApp]');
-  return app !== null && window.__stRuns > before
-    && app.getAttribute('data-test-script-state') === 'notRunning'
-    && performance.now() - window.__stLastChange > 300;
+# The Draw page
+CANVAS = "canvas.upper-canvas"  # Fabric's event layer, inside the component's shadow root
+PREDICTION = ".st-key-prediction"
+CLEAR_BUTTON = ".st-key-clear_canvas button"
+NO_DIGITS = re.compile(r"^\D*$")
+
+SETTLE_S = 0.3  # the app must have been quiet this long after its last run finished
+POLL_MS = 50  # polling interval of the bounded websocket wait
+MOUSE_SPACING_PX = 10  # stroke points this far apart, each reached in 4 mouse-move steps
+
+# True once the (single) drawing canvas sits at the top of its element container and
+# fills it, unchanged over two animation frames. A freshly mounted canvas (page load,
+# or Clear changing its key) is first laid out some 330 px lower for up to ~2 s while
+# the component initialises; strokes aimed at it then would land on the widgets below.
+_CANVAS_SETTLED_JS = """
+() => {
+  const measure = () => {
+    const canvases = [];
+    for (const host of document.querySelectorAll('[data-testid=stBidiComponentIsolated]')) {
+      const cv = host.shadowRoot && host.shadowRoot.querySelector('canvas.upper-canvas');
+      if (cv) canvases.push([host, cv]);
+    }
+    if (canvases.length !== 1) return null;
+    const [host, cv] = canvases[0];
+    const box = (host.closest('[data-testid=stElementContainer]') || host).getBoundingClientRect();
+    const c = cv.getBoundingClientRect();
+    if (c.width < 1 || Math.abs(c.top - box.top) > 2 || Math.abs(c.height - box.height) > 2) return null;
+    return [c.left, c.top, c.width, c.height].join();
+  };
+  // Polled once per animation frame: compare with the previous frame's layout.
+  const now = measure(), before = window.__canvasLayout;
+  window.__canvasLayout = now;
+  return now !== null && now === before;
 }
 """
-IDLE_JS = ("() => document.querySelector('[data-testid=stApp]')"
-           "?.getAttribute('data-test-script-state') === 'notRunning'")
+
+# True once nothing in the main area is still loading: no grey skeleton (lazily loaded
+# elements), every image decoded with a size (their heights count for a whole-page shot),
+# and every Vega-Lite chart drawn.
+_RENDERED_JS = """
+() => {
+  const main = document.querySelector('[data-testid=stMain]');
+  if (!main || main.querySelector('[data-testid=stSkeleton]')) return false;
+  if (![...main.querySelectorAll('img')].every((img) => img.complete && img.naturalHeight > 0)) return false;
+  return [...main.querySelectorAll('[data-testid=stVegaLiteChart]')].every((chart) =>
+    [...chart.querySelectorAll('svg, canvas')].some((el) => el.getBoundingClientRect().height > 0));
+}
+"""
+# True once the page has stopped moving: no finite animation or transition running
+# (an expander opening slides), and the content's height unchanged over three animation
+# frames (polled once per frame).
+_LAYOUT_STILL_JS = """
+() => {
+  const main = document.querySelector('[data-testid=stMain]') || document.documentElement;
+  const moving = document.getAnimations().some((a) => a.playState === 'running'
+    && !(a.effect && a.effect.getComputedTiming().iterations === Infinity));
+  const height = main.scrollHeight, same = window.__shotHeight === height;
+  window.__shotHeight = height;
+  window.__shotFrames = same ? (window.__shotFrames || 0) + 1 : 0;
+  return !moving && window.__shotFrames >= 3;
+}
+"""
+_NO_TOAST_JS = "() => !document.querySelector('[data-testid=stToast]')"  # toasts leave after ~4 s
+_CONTENT_HEIGHT_JS = "() => (document.querySelector('[data-testid=stMain]') || document.documentElement).scrollHeight"
 
 
+# --------------------------------------------------------------------------- #
+# Server and browser
+# --------------------------------------------------------------------------- #
 def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
@@ -87,6 +142,16 @@ def unavailable(reason: str):
     if in_ci():
         pytest.fail(f"{reason} (CI is set, so this is an error, not a skip)", pytrace=False)
     pytest.skip(reason)
+
+
+def require_browser() -> None:
+    """Chromium and Playwright present, or skip (fail in CI); checked before the slow server start."""
+    if not Path(CHROMIUM).exists():
+        unavailable(f"Chromium not found at {CHROMIUM}: apt-get install -y chromium")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        unavailable("playwright is not installed (pip install -r requirements-test.txt)")
 
 
 def free_port() -> int:
@@ -108,8 +173,7 @@ def streamlit_server(app: str = "app.py", env: dict[str, str] | None = None, log
     """``streamlit run app`` on a free port with extra ``env``; yields the base URL and
     stops the server's whole process group afterwards. The log goes to
     ``test-artifacts/<log_name>-server.log``."""
-    if not Path(CHROMIUM).exists():
-        unavailable(f"Chromium not found at {CHROMIUM}: apt-get install -y chromium")
+    require_browser()
     ARTIFACTS.mkdir(exist_ok=True)
     port = free_port()
     log_path = ARTIFACTS / f"{log_name}-server.log"
@@ -154,10 +218,9 @@ def streamlit_server(app: str = "app.py", env: dict[str, str] | None = None, log
 @contextlib.contextmanager
 def chromium():
     """A headless Chromium (Debian's) through Playwright."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        unavailable("playwright is not installed (pip install -r requirements-test.txt)")
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
@@ -166,78 +229,233 @@ def chromium():
             browser.close()
 
 
-def open_page(browser, url: str, ready_selector: str | None = None, width: int = 1400, height: int = 1100):
-    """A new tab (own context) on ``url`` with the run counter installed; returns once
-    ``ready_selector`` (if given) is visible and the script has finished running."""
+# --------------------------------------------------------------------------- #
+# A tab on the app
+# --------------------------------------------------------------------------- #
+def _resample(stroke, spacing: float):
+    """Keep stroke points at least ``spacing`` px apart (and the last point)."""
+    out = [stroke[0]]
+    for p in stroke[1:-1]:
+        if (p[0] - out[-1][0]) ** 2 + (p[1] - out[-1][1]) ** 2 >= spacing**2:
+            out.append(p)
+    if len(stroke) > 1:
+        out.append(stroke[-1])
+    return out
+
+
+class AppPage:
+    """A browser tab on the app that follows its websocket to know when a rerun is done.
+
+    Every widget change (a mouse-up on the canvas, a click, a slider move, a file
+    upload, a page link) makes the browser send a ``rerun_script`` BackMsg; the server
+    answers with ``new_session`` when a run starts and ``script_finished`` when it ends
+    (a run interrupted by a newer request ends ``FINISHED_EARLY_FOR_RERUN``). The app
+    has processed the latest request once a run started after it has finished
+    successfully and nothing else followed for ``SETTLE_S``. Unlike watching the DOM's
+    script state, this cannot miss a request that arrives while a run is going on.
+    """
+
+    def __init__(self, page):
+        from streamlit.proto.BackMsg_pb2 import BackMsg
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        self._BackMsg, self._ForwardMsg = BackMsg, ForwardMsg
+        self._ok = {ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY}
+        self.page = page
+        self.requests = 0  # rerun_script messages sent so far
+        self._events: list[tuple] = []  # ("request", n) | ("start", run_id) | ("finish", run_id, status)
+        self.backend_errors: list[str] = []  # failed backend operations (e.g. a deferred download)
+        self._last_frame = time.monotonic()
+        page.on("websocket", self._attach)
+
+    # websocket bookkeeping (Playwright calls these while the test waits on it)
+    def _attach(self, ws) -> None:
+        if "_stcore/stream" in ws.url:
+            ws.on("framesent", self._on_sent)
+            ws.on("framereceived", self._on_received)
+
+    def _on_sent(self, payload) -> None:
+        if isinstance(payload, (bytes, bytearray)):
+            msg = self._BackMsg.FromString(bytes(payload))
+            if msg.WhichOneof("type") == "rerun_script":
+                self.requests += 1
+                self._events.append(("request", self.requests))
+
+    def _on_received(self, payload) -> None:
+        self._last_frame = time.monotonic()
+        if not isinstance(payload, (bytes, bytearray)):
+            return
+        msg = self._ForwardMsg.FromString(bytes(payload))
+        kind = msg.WhichOneof("type")
+        if kind == "new_session":
+            self._events.append(("start", msg.metadata.run.script_run_id))
+        elif kind == "script_finished":
+            self._events.append(("finish", msg.metadata.run.script_run_id, msg.script_finished))
+        elif kind == "backend_operation_response" and msg.backend_operation_response.error_msg:
+            self.backend_errors.append(msg.backend_operation_response.error_msg)
+
+    def _processed(self, after: int) -> bool:
+        """True when a request newer than ``after`` was made and the app is done with it."""
+        if self.requests <= after:
+            return False
+        last_request = max(i for i, e in enumerate(self._events) if e[0] == "request")
+        later = self._events[last_request + 1 :]
+        starts = [i for i, e in enumerate(later) if e[0] == "start"]
+        if not starts:
+            return False
+        run_id = later[starts[-1]][1]
+        finished = any(e[0] == "finish" and e[1] == run_id and e[2] in self._ok for e in later[starts[-1] :])
+        return finished and time.monotonic() - self._last_frame >= SETTLE_S
+
+    def wait_processed(self, after: int, what: str, timeout_s: float = RERUN_TIMEOUT_MS / 1000) -> None:
+        """Wait (bounded) until the app has finished the rerun requested after request
+        count ``after`` (take ``self.requests`` before the action)."""
+        deadline = time.monotonic() + timeout_s
+        while not self._processed(after):
+            if time.monotonic() > deadline:
+                path = self.screenshot("timeout", render_timeout_ms=2000)
+                if self.requests <= after:
+                    pytest.fail(f"{what}: the browser requested no rerun (input lost?); screenshot: {path}")
+                pytest.fail(f"{what}: rerun not finished after {timeout_s:.0f} s "
+                            f"(events since: {self._events[-6:]}); screenshot: {path}")
+            self.page.wait_for_timeout(POLL_MS)  # lets Playwright deliver websocket events
+
+    @contextlib.contextmanager
+    def rerun(self, what: str, timeout_s: float = RERUN_TIMEOUT_MS / 1000):
+        """``with app.rerun("clicking Save"): button.click()``: wait for the rerun the
+        block's action caused."""
+        before = self.requests
+        yield
+        self.wait_processed(before, what, timeout_s)
+
+    def select_option(self, container, option: str) -> None:
+        """Pick ``option`` in the selectbox inside the locator ``container``; wait for the rerun."""
+        combobox = container.get_by_role("combobox")
+        combobox.click()
+        if combobox.get_attribute("aria-expanded") != "true":
+            combobox.press("ArrowDown")  # a click does not always open the list
+        with self.rerun(f"choosing {option!r}"):
+            self.page.get_by_role("option", name=option, exact=True).click()
+
+    def go_to(self, title: str, timeout_s: float = PAGE_TIMEOUT_MS / 1000) -> None:
+        """Follow the sidebar link ``title`` and wait until the page's first run is done."""
+        with self.rerun(f"opening {title!r}", timeout_s):
+            self.page.locator("[data-testid=stSidebarNav] a", has_text=title).click()
+
+    # the Draw page
+    def canvas_box(self) -> dict:
+        """The canvas's bounding box once its layout has settled (see _CANVAS_SETTLED_JS)."""
+        self.page.wait_for_function(_CANVAS_SETTLED_JS, timeout=RERUN_TIMEOUT_MS)
+        box = self.page.locator(CANVAS).bounding_box()
+        assert box and box["width"] >= 280 and box["height"] >= 280, f"canvas too small: {box}"
+        return box
+
+    def draw_strokes(self, strokes, what: str = "drawing") -> None:
+        """Draw ``strokes`` (lists of (x, y) page coordinates) with the mouse, one
+        down/move/up per stroke as a person would, then wait for the rerun."""
+        mouse = self.page.mouse
+        before = self.requests
+        for stroke in (_resample(pts, MOUSE_SPACING_PX) for pts in strokes):
+            mouse.move(*stroke[0])
+            mouse.down()
+            for x, y in stroke[1:]:
+                mouse.move(x, y, steps=4)
+            before = self.requests
+            mouse.up()
+        self.wait_processed(before, what)
+
+    def draw(self, key: str, cx: float, cy: float, size: float) -> None:
+        """Draw ``DIGIT_STROKES[key]`` in a square box centred at (``cx``, ``cy``), given as
+        fractions of the canvas width and height, ``size`` times the canvas height across."""
+        box = self.canvas_box()
+        side = size * box["height"]
+        strokes = place(
+            DIGIT_STROKES[key],
+            box["x"] + cx * box["width"] - side / 2,
+            box["y"] + cy * box["height"] - side / 2,
+            side,
+            side,
+        )
+        self.draw_strokes(strokes, f"drawing {key!r}")
+
+    def clear(self) -> None:
+        """Click Clear; wait until the prediction shows no digits and the canvas has been
+        remounted (its key changes), so the next strokes land on the new canvas."""
+        from playwright.sync_api import expect
+
+        old_canvas = self.page.locator(CANVAS).element_handle()
+        with self.rerun("clicking Clear"):
+            self.page.locator(CLEAR_BUTTON).click()
+        expect(self.page.locator(PREDICTION)).to_have_text(NO_DIGITS, timeout=RERUN_TIMEOUT_MS)
+        self.page.wait_for_function("el => !el.isConnected", arg=old_canvas, timeout=RERUN_TIMEOUT_MS)
+        expect(self.page.locator(CANVAS)).to_be_visible(timeout=RERUN_TIMEOUT_MS)
+
+    def prediction_text(self) -> str:
+        return " ".join(self.page.locator(PREDICTION).inner_text().split())
+
+    def read_number(self) -> str | None:
+        """The first run of digits in the prediction container, or None."""
+        m = re.search(r"\d+", self.prediction_text())
+        return m.group(0) if m else None
+
+    def assert_reads(self, expected: str, shot: str) -> None:
+        path = self.screenshot(shot)
+        got, text = self.read_number(), self.prediction_text()
+        assert got == expected, f"drew {expected!r}, app read {got!r} (text {text!r}); screenshot: {path}"
+
+    # pictures
+    def _wait(self, js: str, timeout_ms: int) -> bool:
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        try:
+            self.page.wait_for_function(js, timeout=timeout_ms)
+            return True
+        except PlaywrightTimeout:
+            return False
+
+    def wait_rendered(self, timeout_ms: int = RERUN_TIMEOUT_MS) -> bool:
+        """Wait until charts and images have loaded (see _RENDERED_JS) and the layout has
+        stopped moving (see _LAYOUT_STILL_JS); False if not within ``timeout_ms`` each."""
+        if not self._wait(_RENDERED_JS, timeout_ms):
+            return False
+        self.page.evaluate("() => { window.__shotFrames = 0; }")  # count still frames from now
+        return self._wait(_LAYOUT_STILL_JS, timeout_ms)
+
+    def screenshot(self, name: str, max_height: int = 6000, render_timeout_ms: int = RERUN_TIMEOUT_MS) -> Path:
+        """``test-artifacts/<name>.png`` of the whole page once charts and images have
+        loaded, the layout is still and toasts have gone (if that never happens, the shot
+        shows what did not). Streamlit scrolls inside its own container, so the viewport
+        is stretched to the content's height."""
+        ARTIFACTS.mkdir(exist_ok=True)
+        path = ARTIFACTS / f"{name}.png"
+        self.page.mouse.move(0, 0)  # no tooltip or hover outline in the picture
+        self._wait(_NO_TOAST_JS, render_timeout_ms)
+        self.wait_rendered(render_timeout_ms)  # image heights count for the page's height
+        viewport = self.page.viewport_size
+        height = min(max_height, max(viewport["height"], int(self.page.evaluate(_CONTENT_HEIGHT_JS))))
+        self.page.set_viewport_size({"width": viewport["width"], "height": height})
+        try:
+            self.wait_rendered(render_timeout_ms)  # laid out again at the new size
+            self.page.screenshot(path=str(path), full_page=True)
+        finally:
+            self.page.set_viewport_size(viewport)
+        return path
+
+    def close(self) -> None:
+        self.page.context.close()
+
+
+def open_app(browser, url: str, *visible: str, timeout_s: float = PAGE_TIMEOUT_MS / 1000,
+             viewport: dict | None = None) -> AppPage:
+    """A new tab (own context) on ``url``; returns once the page's first run has
+    finished and every selector in ``visible`` shows."""
     from playwright.sync_api import expect
 
-    context = browser.new_context(viewport={"width": width, "height": height})
+    context = browser.new_context(viewport=viewport or VIEWPORT)
     context.set_default_timeout(PAGE_TIMEOUT_MS)
-    context.add_init_script(RUN_COUNTER_JS)
-    page = context.new_page()
-    page.goto(url)
-    if ready_selector:
-        expect(page.locator(ready_selector).first).to_be_visible(timeout=PAGE_TIMEOUT_MS)
-    wait_idle(page)
-    return page
-
-
-def runs(page) -> int:
-    """How many script runs the page has seen (see ``RUN_COUNTER_JS``)."""
-    return page.evaluate("() => window.__stRuns")
-
-
-def wait_settled(page, before: int = -1, timeout_ms: int = RERUN_TIMEOUT_MS) -> None:
-    """Wait until a script run newer than run count ``before`` has finished and the app
-    is idle; with the default, just until the app is idle after at least one run."""
-    page.wait_for_function(SETTLED_JS, arg=before, timeout=timeout_ms)
-
-
-def wait_idle(page, timeout_ms: int = PAGE_TIMEOUT_MS) -> None:
-    page.wait_for_function(IDLE_JS, timeout=timeout_ms)
-
-
-def draw_strokes(page, strokes, canvas_selector: str = "canvas.upper-canvas") -> None:
-    """Draw ``strokes`` (lists of (x, y) page coordinates) with the mouse, one
-    down/move/up per stroke, then wait for the reruns the strokes caused."""
-    before = runs(page)
-    for stroke in strokes:
-        page.mouse.move(*stroke[0])
-        page.mouse.down()
-        for x, y in stroke[1:]:
-            page.mouse.move(x, y, steps=4)
-        before = runs(page)
-        page.mouse.up()
-    wait_settled(page, before)
-
-
-def screenshot(page, name: str) -> Path:
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path
-
-
-_IMAGES_LOADED_JS = "() => [...document.images].every((image) => image.complete)"
-_CONTENT_HEIGHT_JS = """
-() => {
-  const main = document.querySelector('[data-testid=stMain]');
-  return main ? main.scrollHeight : document.documentElement.scrollHeight;
-}
-"""
-
-
-def screenshot_whole_page(page, name: str, max_height: int = 6000) -> Path:
-    """Like ``screenshot`` but of the whole page: Streamlit scrolls inside its own
-    container, so the viewport is stretched to the content's height for the shot."""
-    viewport = page.viewport_size
-    page.mouse.move(0, 0)  # no tooltip in the picture
-    page.wait_for_function(_IMAGES_LOADED_JS)  # their heights count
-    height = min(max_height, max(viewport["height"], int(page.evaluate(_CONTENT_HEIGHT_JS))))
-    page.set_viewport_size({"width": viewport["width"], "height": height})
-    try:
-        wait_idle(page)
-        page.wait_for_function(_IMAGES_LOADED_JS)
-        return screenshot(page, name)
-    finally:
-        page.set_viewport_size(viewport)
+    app = AppPage(context.new_page())  # listening before the page opens its websocket
+    app.page.goto(url)
+    app.wait_processed(0, f"loading {url}", timeout_s=timeout_s)
+    for selector in visible:
+        expect(app.page.locator(selector).first).to_be_visible()
+    return app

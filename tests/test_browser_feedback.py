@@ -2,7 +2,7 @@
 reading, and see the answer counted in the live confusion matrix of "Your digits".
 
 The server writes to a temporary store (MNIST_FEEDBACK_DB). Screenshots of the Your
-digits and Model pages go to test-artifacts/.
+digits and Model pages go to test-artifacts/page_your_digits.png and page_model.png.
 """
 
 from __future__ import annotations
@@ -15,11 +15,9 @@ from pathlib import Path
 import pytest
 
 from mnist_app.feedback import FeedbackStore
-from tests.browser_support import (PAGE_TIMEOUT_MS, RERUN_TIMEOUT_MS, chromium, draw_strokes, open_page, runs,
-                                   screenshot_whole_page, streamlit_server, wait_idle, wait_settled)
+from tests.browser_support import (CANVAS, PAGE_TIMEOUT_MS, PREDICTION, RERUN_TIMEOUT_MS, chromium, open_app,
+                                   streamlit_server)
 
-CANVAS = "canvas.upper-canvas"
-PREDICTION = ".st-key-prediction"
 FEEDBACK = ".st-key-draw_feedback_0"
 MODEL_PAGE_TIMEOUT_MS = 180_000  # the first visit reads the 10k MNIST test digits
 
@@ -46,65 +44,54 @@ def cell(page, true_digit: int, predicted_digit: int):
     return page.locator(f'path[aria-label*="True: {true_digit}; Predicted: {predicted_digit};"]')
 
 
-def choose_option(page, container, option: str) -> None:
-    """Pick ``option`` in the selectbox inside ``container`` and wait for the rerun."""
-    combobox = container.get_by_role("combobox")
-    before = runs(page)
-    combobox.click()
-    if combobox.get_attribute("aria-expanded") != "true":
-        combobox.press("ArrowDown")  # a click does not always open the list
-    page.get_by_role("option", name=option, exact=True).click()
-    wait_settled(page, before)
-
-
-def go_to(page, title: str) -> None:
-    page.locator("[data-testid=stSidebarNav] a", has_text=title).click()
-
-
 def test_a_corrected_drawing_is_counted_in_your_digits(browser, server, db_path):
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import expect
 
-    page = open_page(browser, server, CANVAS)
+    app = open_app(browser, server, CANVAS, PREDICTION)
+    page = app.page
     try:
-        box = page.locator(CANVAS).bounding_box()
+        box = app.canvas_box()
 
         def at(fx, fy):
             return box["x"] + fx * box["width"], box["y"] + fy * box["height"]
 
-        draw_strokes(page, [[at(0.38, 0.2), at(0.62, 0.2), at(0.47, 0.85)]])  # a 7
+        app.draw_strokes([[at(0.38, 0.2), at(0.62, 0.2), at(0.47, 0.85)]], "drawing a 7")
         expect(page.locator(PREDICTION)).to_have_text(re.compile(r"\d"))
         predicted = int(re.search(r"\d", page.locator(PREDICTION).inner_text()).group())
         # Any digit other than the one read: the correction is what must reach the matrix.
         label = (predicted + 1) % 10
 
         feedback = page.locator(FEEDBACK)
-        choose_option(page, feedback, str(label))
-        feedback.get_by_role("button", name="Save").click()
+        app.select_option(feedback, str(label))
+        with app.rerun("clicking Save"):
+            feedback.get_by_role("button", name="Save").click()
         expect(feedback).to_contain_text(f"saved as {label}", timeout=RERUN_TIMEOUT_MS)
         [answer] = FeedbackStore(db_path).list_answers()
         assert (answer.label, answer.predicted, answer.source) == (label, predicted, "draw")
 
-        go_to(page, "Your digits")
+        app.go_to("Your digits")
         expect(cell(page, label, predicted)).to_have_attribute("aria-label", re.compile(r"Images: 1;"),
                                                                timeout=PAGE_TIMEOUT_MS)
         expect(page.locator("[data-testid=stMetric]", has_text="Answers")).to_contain_text("1")
-        wait_idle(page)
-        before = runs(page)
-        cell(page, label, predicted).click(force=True)  # the count's text lies on top of the cell
-        wait_settled(page, before)
+        with app.rerun("clicking the matrix cell"):
+            cell(page, label, predicted).click(force=True)  # the count's text lies on top of the cell
         expect(page.get_by_role("heading", name=f"You meant {label}, the model read {predicted}")).to_be_visible()
         expect(page.get_by_text("1 image, newest first")).to_be_visible()
-        screenshot_whole_page(page, "your_digits")
+        app.screenshot("page_your_digits")
 
-        with page.expect_download() as download:
-            page.get_by_role("button", name="Labels (CSV)").click()
+        try:
+            with page.expect_download() as download:
+                page.get_by_role("button", name="Labels (CSV)").click()
+        except PlaywrightTimeout:
+            pytest.fail(f"clicking Labels (CSV) started no download; server errors: {app.backend_errors}; "
+                        f"screenshot: {app.screenshot('download_failed', render_timeout_ms=2000)}")
         rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
         assert [(int(r["label"]), int(r["predicted"])) for r in rows] == [(label, predicted)]
 
-        go_to(page, "Model")
+        app.go_to("Model", timeout_s=MODEL_PAGE_TIMEOUT_MS / 1000)
         expect(page.get_by_role("heading", name="Confusion matrix")).to_be_visible(timeout=MODEL_PAGE_TIMEOUT_MS)
         expect(cell(page, 0, 0)).to_be_visible(timeout=MODEL_PAGE_TIMEOUT_MS)
-        wait_idle(page, MODEL_PAGE_TIMEOUT_MS)
-        screenshot_whole_page(page, "model_page")
+        app.screenshot("page_model")
     finally:
-        page.context.close()
+        app.close()

@@ -79,16 +79,19 @@ def show_answers() -> None:
     st.caption("All answers, oldest first. The IDX files have MNIST's format: "
                "`mnist_app.data.load_idx` (or any MNIST reader) opens them.")
     exports = st.columns(4)
+    # on_click="ignore": a rerun on click could drop the file before the browser fetches it.
     exports[0].download_button("Labels (CSV)", store.export_csv, file_name="your-digits.csv",
-                               mime="text/csv", key="export_csv", width="stretch")
+                               mime="text/csv", key="export_csv", width="stretch",
+                               on_click="ignore")
     exports[1].download_button("Images (zip of PNGs)", store.export_png_zip, file_name="your-digits.zip",
-                               mime="application/zip", key="export_zip", width="stretch")
+                               mime="application/zip", key="export_zip", width="stretch",
+                               on_click="ignore")
     exports[2].download_button("IDX images", lambda: store.export_idx()[IDX_IMAGES_NAME],
                                file_name=IDX_IMAGES_NAME, mime="application/gzip", key="export_idx_images",
-                               width="stretch")
+                               width="stretch", on_click="ignore")
     exports[3].download_button("IDX labels", lambda: store.export_idx()[IDX_LABELS_NAME],
                                file_name=IDX_LABELS_NAME, mime="application/gzip", key="export_idx_labels",
-                               width="stretch")
+                               width="stretch", on_click="ignore")
 
 
 try:
