@@ -96,11 +96,9 @@ def to_mnist_28(ink: np.ndarray, box: int = MNIST_BOX) -> np.ndarray:
 
 # --- Stroke width --------------------------------------------------------------
 
-# Median stroke width of MNIST digits at 28x28, measured with ``stroke_width`` below
-# on 3,000 test digits (quartiles 1.93 and 2.67).
-MNIST_STROKE_WIDTH = 2.25
-# The same strokes measured crisply: MNIST digits enlarged 10x (cubic), measured at
-# threshold 0.25 and expressed in 28x28 pixels (1,500 test digits; quartiles 2.35, 3.06).
+# Median stroke width of MNIST digits measured crisply: enlarged 10x (cubic), measured
+# with ``stroke_width`` at threshold 0.25 and expressed in 28x28 pixels (1,500 test
+# digits; quartiles 2.35, 3.06).
 # Drawings are measured the same way, at their own resolution, where even a thin
 # anti-aliased pen line is crisp (at 28x28 it breaks into faint fragments).
 MNIST_STROKE_WIDTH_CRISP = 2.67
