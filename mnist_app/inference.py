@@ -58,8 +58,9 @@ class DigitReading:
 
     @property
     def unsure(self) -> bool:
-        """Low confidence, or a region that does not look like a digit."""
-        return self.confidence < UNSURE_BELOW or self.crop.doubt is not None
+        """Low confidence, an input unlike any digit the model knows, or a region
+        whose size or shape does not look like a digit."""
+        return self.confidence < UNSURE_BELOW or not self.looks_like_digit or self.crop.doubt is not None
 
 
 @dataclass

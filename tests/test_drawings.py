@@ -131,3 +131,13 @@ def test_a_scribble_is_flagged_as_not_looking_like_a_digit(model, mnist_test):
         reading = recognizer.read_picture(paste(blank_canvas(), mnist_as_stroke(x[i], 180, 16), 150, 60))
         flagged += not reading.digits[0].looks_like_digit
     assert flagged <= 2
+
+
+def test_an_input_unlike_any_digit_is_unsure_even_when_confident():
+    from mnist_app.inference import DigitReading
+    from mnist_app.preprocess import DigitCrop, Placement
+
+    crop = DigitCrop((0, 0, 10, 10), np.zeros((28, 28), np.float32), Placement(0, 0, 1.0, 0, 0))
+    confident = np.eye(10, dtype=np.float32)[4] * 0.98 + 0.002
+    assert not DigitReading(crop, confident).unsure
+    assert DigitReading(crop, confident, looks_like_digit=False).unsure

@@ -5,7 +5,7 @@ from streamlit_drawable_canvas import st_canvas
 
 from mnist_app import ui
 from mnist_app.feedback_ui import feedback_controls
-from mnist_app.preprocess import ink_from_picture, segment_digits
+from mnist_app.preprocess import INK_THRESHOLD, ink_from_picture, segment_digits
 from mnist_app.visual import enlarge, saliency_on_drawing, saliency_on_input
 
 CANVAS_WIDTH, CANVAS_HEIGHT = 560, 320
@@ -54,7 +54,7 @@ with right:
         digit = reading.digits[chosen]
         st.altair_chart(ui.probability_chart(digit.probabilities), width="stretch")
         feedback_controls(reading, key_prefix="draw", source="draw", picture=image, digits=[chosen])
-    elif image is not None and (ink > 0.25).any():
+    elif image is not None and (ink > INK_THRESHOLD).any():
         st.info("Nothing to read yet: that looks like a dot or a speck, not a digit.")
 
 if not reading.empty:
