@@ -31,3 +31,33 @@ def model():
     from mnist_app.model import load_model
 
     return load_model()
+
+
+# --- Browser tests: one app server and one Chromium per test module ------------------
+
+@pytest.fixture(scope="module")
+def feedback_db(tmp_path_factory):
+    """A fresh feedback database path for the module's app server."""
+    return tmp_path_factory.mktemp("feedback") / "feedback.sqlite3"
+
+
+@pytest.fixture(scope="module")
+def server(request, feedback_db):
+    """``streamlit run app.py`` on a free port, answers stored in ``feedback_db``; yields
+    the base URL. The log is test-artifacts/<module>-server.log. BROWSER_TEST_APP runs
+    another script instead, only to debug a browser test."""
+    from tests.browser_support import streamlit_server
+
+    app = os.environ.get("BROWSER_TEST_APP", "app.py")
+    log_name = request.module.__name__.rsplit(".", 1)[-1]
+    with streamlit_server(app=app, env={"MNIST_FEEDBACK_DB": str(feedback_db)}, log_name=log_name) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser(server):
+    """Headless Debian Chromium, started once the module's server is up."""
+    from tests.browser_support import chromium
+
+    with chromium() as b:
+        yield b

@@ -13,30 +13,12 @@ picture for the README is ``test-artifacts/page_draw.png``.
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from tests.browser_support import CANVAS, NO_DIGITS, PREDICTION, chromium, open_app, streamlit_server
+from tests.browser_support import CANVAS, NO_DIGITS, PREDICTION, open_app
 
-# The app under test; overridable only to debug this module against another script.
-APP = os.environ.get("BROWSER_TEST_APP", "app.py")
 WIDTH_SLIDER = ".st-key-stroke_width input[type=range]"  # react-aria slider
 CHART = "[data-testid=stVegaLiteChart]"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """``streamlit run app.py`` on a free port (feedback store in a temp dir); yields the base URL."""
-    db = tmp_path_factory.mktemp("feedback") / "feedback.sqlite3"
-    with streamlit_server(app=APP, env={"MNIST_FEEDBACK_DB": str(db)}, log_name="browser-test") as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser(server):
-    with chromium() as b:
-        yield b
 
 
 @pytest.fixture(scope="module")

@@ -15,28 +15,10 @@ from pathlib import Path
 import pytest
 
 from mnist_app.feedback import FeedbackStore
-from tests.browser_support import (CANVAS, PAGE_TIMEOUT_MS, PREDICTION, RERUN_TIMEOUT_MS, chromium, open_app,
-                                   streamlit_server)
+from tests.browser_support import (CANVAS, PAGE_TIMEOUT_MS, PREDICTION, RERUN_TIMEOUT_MS, open_app)
 
 FEEDBACK = ".st-key-draw_feedback_0"
 MODEL_PAGE_TIMEOUT_MS = 180_000  # the first visit reads the 10k MNIST test digits
-
-
-@pytest.fixture(scope="module")
-def db_path(tmp_path_factory):
-    return tmp_path_factory.mktemp("feedback") / "feedback.sqlite3"
-
-
-@pytest.fixture(scope="module")
-def server(db_path):
-    with streamlit_server(env={"MNIST_FEEDBACK_DB": str(db_path)}, log_name="browser-feedback") as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser(server):
-    with chromium() as b:
-        yield b
 
 
 def cell(page, true_digit: int, predicted_digit: int):
@@ -44,7 +26,7 @@ def cell(page, true_digit: int, predicted_digit: int):
     return page.locator(f'path[aria-label*="True: {true_digit}; Predicted: {predicted_digit};"]')
 
 
-def test_a_corrected_drawing_is_counted_in_your_digits(browser, server, db_path):
+def test_a_corrected_drawing_is_counted_in_your_digits(browser, server, feedback_db):
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import expect
 
@@ -67,7 +49,7 @@ def test_a_corrected_drawing_is_counted_in_your_digits(browser, server, db_path)
         with app.rerun("clicking Save"):
             feedback.get_by_role("button", name="Save").click()
         expect(feedback).to_contain_text(f"saved as {label}", timeout=RERUN_TIMEOUT_MS)
-        [answer] = FeedbackStore(db_path).list_answers()
+        [answer] = FeedbackStore(feedback_db).list_answers()
         assert (answer.label, answer.predicted, answer.source) == (label, predicted, "draw")
 
         app.go_to("Your digits")

@@ -8,28 +8,14 @@ the full-page screenshots go to ``test-artifacts/photo_upload.png`` and
 
 import re
 
-import pytest
 
-from tests.browser_support import RERUN_TIMEOUT_MS, chromium, open_app, streamlit_server
+from tests.browser_support import RERUN_TIMEOUT_MS, open_app
 from tests.conftest import ROOT
 from tests.photos import SAMPLE_SPECS
 
 UPLOADER = ".st-key-photo_files"
 UPLOAD_INPUT = f"{UPLOADER} [data-testid=stFileUploaderDropzoneInput]"
 SAMPLE_PICKER = ".st-key-photo_sample"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    db = tmp_path_factory.mktemp("feedback") / "feedback.sqlite3"
-    with streamlit_server(env={"MNIST_FEEDBACK_DB": str(db)}, log_name="photo") as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser(server):
-    with chromium() as b:
-        yield b
 
 
 def open_the_pipeline_and_shoot(app, name: str) -> None:
