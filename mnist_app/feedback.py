@@ -22,6 +22,7 @@ import io
 import json
 import os
 import sqlite3
+import time
 import zipfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -150,6 +151,23 @@ def _explain(exc: sqlite3.Error, path: Path) -> str:
     return f"the feedback store {path} failed: {message}"
 
 
+def _ensure_wal(connection: sqlite3.Connection, deadline: float) -> None:
+    """Put the file in WAL mode (a property of the file: a no-op once done).
+
+    Connections racing to convert a new file get "database is locked" at once, without
+    SQLite's busy wait; by the time they look again the winner has converted it.
+    """
+    while True:
+        try:
+            if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                connection.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)  # back-off of a bounded retry while another connection converts
+
+
 class FeedbackStore:
     """The answers in one SQLite file. Safe to use from many threads and processes:
     every method opens, uses and closes its own connection."""
@@ -172,9 +190,7 @@ class FeedbackStore:
         try:
             connection = sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None)
             connection.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_s * 1000)}")
-            # A no-op once the file is in WAL mode; WAL is a property of the file.
-            if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                connection.execute("PRAGMA journal_mode = WAL")
+            _ensure_wal(connection, time.monotonic() + self.busy_timeout_s)
             connection.execute(_SCHEMA)
             yield connection
         except sqlite3.Error as exc:
