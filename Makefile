@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run test screenshots bench train evaluate clean
+.PHONY: run test screenshots bench load train evaluate clean
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,12 @@ screenshots: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed-test
 	@$(PY) -m tests.benchmark
+
+# Simulated users on one app server (websocket clients, as browsers); CLIENTS=10 DURATION=300.
+CLIENTS ?= 10
+DURATION ?= 300
+load: $(VENV)/.installed-test
+	@$(PY) -m tests.load --clients $(CLIENTS) --duration $(DURATION)
 
 train: $(VENV)/.installed
 	$(PY) train_model.py

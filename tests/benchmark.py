@@ -54,29 +54,14 @@ def cli_throughput(n_images: int) -> dict:
     return {"images": n_images, "read": read, "wall_s": wall, "images_per_s": n_images / wall}
 
 
-def process_peak_rss_mb(port: int) -> float | None:
-    """Peak resident memory (VmHWM) of the streamlit process serving ``port``."""
-    found = subprocess.run(["pgrep", "-f", f"streamlit run app.py.*--server.port {port}"],
-                           capture_output=True, text=True).stdout.split()
-    for pid in found:
-        try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-        except OSError:
-            continue
-    return None
-
-
 def browser_round_trips(drawings: int) -> dict:
     """Mouse-up to the prediction shown, per drawing, in Chromium; plus the app's memory."""
     from playwright.sync_api import expect
 
     timings, memory_after = [], []
     keys = ["0", "2", "3", "6", "7", "8", "9"]  # one-stroke digits: the last mouse-up finishes it
-    with streamlit_server(log_name="benchmark") as url, chromium() as browser:
-        port = int(url.rsplit(":", 1)[1])
-        app = open_app(browser, url, CANVAS, PREDICTION)
+    with streamlit_server(log_name="benchmark") as server, chromium() as browser:
+        app = open_app(browser, server.url, CANVAS, PREDICTION)
         prediction = app.page.locator(PREDICTION)
         mouse = app.page.mouse
         for i in range(drawings):
@@ -93,7 +78,7 @@ def browser_round_trips(drawings: int) -> dict:
             expect(prediction).to_have_text(re.compile(r"\d"))
             timings.append((time.perf_counter() - started) * 1000)
             app.wait_processed(before, f"drawing #{i + 1}")
-            memory_after.append(process_peak_rss_mb(port))
+            memory_after.append(server.rss_mb("VmHWM"))
         app.close()
     return {
         "drawings": drawings,

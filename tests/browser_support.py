@@ -9,8 +9,8 @@ Use from a test module::
     @pytest.fixture(scope="module")
     def server(tmp_path_factory):
         with streamlit_server(env={"MNIST_FEEDBACK_DB": str(tmp_path_factory.mktemp("db") / "f.sqlite3")},
-                              log_name="my-test") as url:
-            yield url
+                              log_name="my-test") as app_server:
+            yield app_server.url
 
     @pytest.fixture(scope="module")
     def browser(server):
@@ -33,6 +33,7 @@ download cannot work offline). Without it tests are skipped locally but fail in 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import re
 import signal
@@ -168,12 +169,30 @@ def _health_ok(url: str) -> bool:
         return False
 
 
+@dataclasses.dataclass(frozen=True)
+class AppServer:
+    url: str  # http://127.0.0.1:<port>
+    pid: int  # the streamlit process
+    log_path: Path
+
+    def rss_mb(self, field: str = "VmRSS") -> float:
+        """Resident memory of the server process now (``VmRSS``) or at its peak (``VmHWM``)."""
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1]) / 1024
+        raise ValueError(f"no {field} in /proc/{self.pid}/status")
+
+
 @contextlib.contextmanager
-def streamlit_server(app: str = "app.py", env: dict[str, str] | None = None, log_name: str = "browser-test"):
-    """``streamlit run app`` on a free port with extra ``env``; yields the base URL and
+def streamlit_server(app: str = "app.py", env: dict[str, str] | None = None, log_name: str = "browser-test",
+                     for_browser: bool = True, options: dict[str, str] | None = None):
+    """``streamlit run app`` on a free port with extra ``env`` and config ``options``
+    (e.g. ``{"server.disconnectedSessionTTL": "10"}``); yields an ``AppServer`` and
     stops the server's whole process group afterwards. The log goes to
-    ``test-artifacts/<log_name>-server.log``."""
-    require_browser()
+    ``test-artifacts/<log_name>-server.log``. ``for_browser``: check for Chromium first
+    (skip or fail before the slow start)."""
+    if for_browser:
+        require_browser()
     ARTIFACTS.mkdir(exist_ok=True)
     port = free_port()
     log_path = ARTIFACTS / f"{log_name}-server.log"
@@ -186,6 +205,7 @@ def streamlit_server(app: str = "app.py", env: dict[str, str] | None = None, log
                 "--server.address", "127.0.0.1",
                 "--server.port", str(port),
                 "--server.fileWatcherType", "none",
+                *(arg for name, value in (options or {}).items() for arg in (f"--{name}", value)),
             ],
             cwd=ROOT,
             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1", **(env or {})},
@@ -203,7 +223,7 @@ def streamlit_server(app: str = "app.py", env: dict[str, str] | None = None, log
                     pytest.fail(f"streamlit not healthy after {SERVER_START_TIMEOUT_S} s:\n"
                                 f"{log_path.read_text()[-3000:]}")
                 time.sleep(0.25)  # polling interval of a bounded wait
-            yield base
+            yield AppServer(base, proc.pid, log_path)
         finally:
             try:
                 os.killpg(proc.pid, signal.SIGTERM)

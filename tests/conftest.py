@@ -50,8 +50,8 @@ def server(request, feedback_db):
 
     app = os.environ.get("BROWSER_TEST_APP", "app.py")
     log_name = request.module.__name__.rsplit(".", 1)[-1]
-    with streamlit_server(app=app, env={"MNIST_FEEDBACK_DB": str(feedback_db)}, log_name=log_name) as url:
-        yield url
+    with streamlit_server(app=app, env={"MNIST_FEEDBACK_DB": str(feedback_db)}, log_name=log_name) as app_server:
+        yield app_server.url
 
 
 @pytest.fixture(scope="module")
