@@ -69,11 +69,11 @@ def current_model_version() -> str:
 def _load_recognizer(version: str) -> Recognizer:
     recognizer = Recognizer(load_model(MODEL_PATH), min_top_logit=load_calibration())
     recognizer.warm_up()
-    # Streamlit runs a full gc.collect() after every script run (runner.postScriptGC).
-    # With TensorFlow, Keras and the model loaded that walks ~400,000 objects: ~240 ms
-    # holding the GIL after each rerun, so every session waits. What is alive now lives
-    # as long as the process; moving it out of the collector's sight makes that
-    # collection ~0 ms (rerun of a drawing ~300 -> ~50 ms, served from a websocket).
+    # A full garbage collection (Python's own, or Streamlit's after every script run
+    # unless runner.postScriptGC is off, as in .streamlit/config.toml) walks every
+    # object: with TensorFlow, Keras and the model loaded, ~400,000 of them, ~240 ms
+    # holding the GIL while every session waits. What is alive now lives as long as
+    # the process; out of the collector's sight, such a collection takes ~0 ms.
     gc.freeze()
     return recognizer
 

@@ -276,7 +276,7 @@ class AppSession:
         try:
             run = await asyncio.wait_for(self._run_done, RUN_TIMEOUT_S)
         except asyncio.TimeoutError:
-            raise AppError(f"a rerun of page {self.page or 'Draw'!r} did not finish within {RUN_TIMEOUT_S} s")
+            raise AppError(f"a rerun of page {self.page or 'Draw'!r} did not finish within {RUN_TIMEOUT_S} s") from None
         finally:
             self._run_done = None
         if run.status not in OK_STATUSES:
@@ -290,9 +290,10 @@ class AppSession:
         return run
 
     def _fetch(self, url: str) -> None:
-        full = url if url.startswith(("http://", "https://")) else f"{self.base_url}/{url.lstrip('/')}"
+        """GET one image the run showed, as the browser would."""
         if url.startswith("data:"):
             return
+        full = url if url.startswith(("http://", "https://")) else f"{self.base_url}/{url.lstrip('/')}"
         try:
             with urllib.request.urlopen(full, timeout=RUN_TIMEOUT_S) as response:
                 if response.status != 200 or not response.read():
