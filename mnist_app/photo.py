@@ -41,6 +41,7 @@ from mnist_app.preprocess import (
     ink_from_picture,
     normalise_stroke_width,
     segment_digits,
+    split_touching,
     stroke_width,
 )
 
@@ -583,29 +584,13 @@ def _merge(a: _Region, b: _Region) -> _Region:
 
 
 def _split_wide(region: _Region) -> list[_Region]:
-    """Split a region much wider than tall (touching digits) where they touch: a
-    column with less than half the ink of a typical column, away from the ends,
-    leaving two parts at least half the region's height (not a digit and its long
-    flourish). Recursively while a part is still too wide. A wide 0 or a 7 with a
-    long bar has no such column and stays whole."""
-    x, y, w, h = region.box
-    if w <= 1.3 * h or w < 8:
+    """A region much wider than tall, cut where touching digits touch
+    (``preprocess.split_touching``, the canvas's rule)."""
+    x, y, _, h = region.box
+    spans = split_touching(region.mask)
+    if len(spans) <= 1:
         return [region]
-    columns = np.convolve(region.mask.sum(axis=0).astype(np.float32), np.ones(3, np.float32) / 3, mode="same")
-    typical = float(np.median(columns[columns > 0]))
-    lo, hi = max(1, int(0.3 * h)), min(w - 1, int(w - 0.3 * h))
-    if hi <= lo:
-        lo, hi = max(1, w // 3), min(w - 1, 2 * w // 3)
-    # Prefer the middle a little: among near-minimal columns, the most central.
-    score = columns[lo:hi] + np.abs(np.arange(lo, hi) - w / 2) / w * columns.max() * 0.3
-    for cut in lo + np.argsort(score, kind="stable")[:12]:
-        if columns[cut] > 0.5 * typical:
-            break
-        left = _tight(_Region((x, y, int(cut), h), region.mask[:, :cut]))
-        right = _tight(_Region((x + int(cut), y, w - int(cut), h), region.mask[:, cut:]))
-        if min(left.box[3], right.box[3]) >= 0.5 * h and min(left.box[2], right.box[2]) >= 0.15 * h:
-            return [p for part in (left, right) for p in _split_wide(part)]
-    return [region]
+    return [_tight(_Region((x + a, y, b - a, h), region.mask[:, a:b])) for a, b in spans]
 
 
 def _tight(region: _Region) -> _Region:

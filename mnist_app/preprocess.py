@@ -223,13 +223,68 @@ def _group_components(stats: np.ndarray) -> list[list[int]]:
     return list(groups.values())
 
 
+def _touching_cut(mask: np.ndarray) -> int | None:
+    """Where to cut a tight bool mask (h, w) much wider than tall into two touching
+    digits: a column with less than half the ink of a typical column, away from the
+    ends, leaving two parts at least half the height tall (not a digit and its long
+    flourish) and not slivers. None when there is no such column."""
+    h, w = mask.shape
+    if w <= 1.3 * h or w < 8:
+        return None
+    columns = np.convolve(mask.sum(axis=0).astype(np.float32), np.ones(3, np.float32) / 3, mode="same")
+    typical = float(np.median(columns[columns > 0]))
+    lo, hi = max(1, int(0.3 * h)), min(w - 1, int(w - 0.3 * h))
+    if hi <= lo:
+        lo, hi = max(1, w // 3), min(w - 1, 2 * w // 3)
+    # Prefer the middle a little: among near-minimal columns, the most central.
+    score = columns[lo:hi] + np.abs(np.arange(lo, hi) - w / 2) / w * columns.max() * 0.3
+    for cut in lo + np.argsort(score, kind="stable")[:12]:
+        if columns[cut] > 0.5 * typical:
+            return None
+        parts = [_extent(mask[:, :cut]), _extent(mask[:, cut:])]
+        if min(ph for _, ph in parts) >= 0.5 * h and min(pw for pw, _ in parts) >= 0.15 * h:
+            return int(cut)
+    return None
+
+
+def _extent(mask: np.ndarray) -> tuple[int, int]:
+    """(width, height) of the ink in a bool mask."""
+    columns, rows = np.nonzero(mask.any(axis=0))[0], np.nonzero(mask.any(axis=1))[0]
+    if len(columns) == 0:
+        return 0, 0
+    return int(columns[-1] - columns[0] + 1), int(rows[-1] - rows[0] + 1)
+
+
+def split_touching(mask: np.ndarray) -> list[tuple[int, int]]:
+    """Column spans ``[(x0, x1), ...]`` of the digits in a blob of ink, left to right:
+    one span for a digit, several for digits written touching each other.
+
+    mask: bool or 0/1 (H, W). A blob much wider than tall is cut where the digits
+    touch (``_touching_cut``), and each part again while it is still too wide. A
+    wide 0 or a 7 with a long bar has no such column and stays whole.
+    """
+    ink = np.asarray(mask) > 0
+    columns, rows = np.nonzero(ink.any(axis=0))[0], np.nonzero(ink.any(axis=1))[0]
+    if len(columns) == 0:
+        return []
+    x0, x1 = int(columns[0]), int(columns[-1]) + 1
+    tight = ink[rows[0] : rows[-1] + 1, x0:x1]
+    cut = _touching_cut(tight)
+    if cut is None:
+        return [(x0, x1)]
+    left = split_touching(tight[:, :cut])
+    right = split_touching(tight[:, cut:])
+    return [(x0 + a, x0 + b) for a, b in left] + [(x0 + cut + a, x0 + cut + b) for a, b in right]
+
+
 def segment_digits(ink: np.ndarray, normalise_width: bool = True) -> list[DigitCrop]:
     """Split an ink image into digits, read left to right.
 
     ink: float32 (H, W) in [0, 1]. Connected components of the ink (8-connected),
-    specks dropped, parts of one digit grouped (``_group_components``), dots and
-    scribbles too small to be a digit dropped. Each digit is masked out of the
-    image, its stroke width normalised, and fitted MNIST-style into 28x28.
+    specks dropped, parts of one digit grouped (``_group_components``), digits
+    written touching each other cut apart (``split_touching``), dots and scribbles
+    too small to be a digit dropped. Each digit is masked out of the image, its
+    stroke width normalised, and fitted MNIST-style into 28x28.
     Returns [] when there is nothing to read (no ink, or only a dot).
     """
     mask = (ink > INK_THRESHOLD).astype(np.uint8)
@@ -242,22 +297,32 @@ def segment_digits(ink: np.ndarray, normalise_width: bool = True) -> list[DigitC
     if not keep:
         return []
     width = max(1.0, stroke_width(ink, INK_THRESHOLD))
-    crops = []
+    pieces = []  # (x0, y0, bool mask of the digit's ink in its box)
     for group in _group_components(stats[keep]):
         members = [keep[g] for g in group]
         x0 = min(stats[m, 0] for m in members)
         y0 = min(stats[m, 1] for m in members)
         x1 = max(stats[m, 0] + stats[m, 2] for m in members)
         y1 = max(stats[m, 1] + stats[m, 3] for m in members)
+        group_mask = np.isin(labels[y0:y1, x0:x1], [m + 1 for m in members])
+        for a, b in split_touching(group_mask):
+            part = np.zeros_like(group_mask)
+            part[:, a:b] = group_mask[:, a:b]
+            rows = np.nonzero(part.any(axis=1))[0]
+            pieces.append((int(x0 + a), int(y0 + rows[0]), part[rows[0] : rows[-1] + 1, a:b]))
+    crops = []
+    for x0, y0, piece in pieces:
+        h, w = piece.shape
         # A dot or a tiny scribble: no longer than a couple of stroke widths.
-        if max(x1 - x0, y1 - y0) < max(6.0, 2.5 * width):
+        if max(w, h) < max(6.0, 2.5 * width):
             continue
         # Work on a crop around the digit; grow its mask a little so the
         # anti-aliased edges of the strokes come along.
         left, top = max(0, x0 - 3), max(0, y0 - 3)
-        right, bottom = min(ink.shape[1], x1 + 3), min(ink.shape[0], y1 + 3)
-        region = np.isin(labels[top:bottom, left:right], [m + 1 for m in members])
-        region = cv2.dilate(region.astype(np.uint8), _disk(2))
+        right, bottom = min(ink.shape[1], x0 + w + 3), min(ink.shape[0], y0 + h + 3)
+        region = np.zeros((bottom - top, right - left), np.uint8)
+        region[y0 - top : y0 - top + h, x0 - left : x0 - left + w] = piece
+        region = cv2.dilate(region, _disk(2))
         digit_ink = np.where(region > 0, ink[top:bottom, left:right], 0).astype(np.float32)
         pad = 0
         if normalise_width:
@@ -266,6 +331,6 @@ def segment_digits(ink: np.ndarray, normalise_width: bool = True) -> list[DigitC
         # Placement of the crop -> placement in the whole source image.
         placement = Placement(placement.x + left - pad, placement.y + top - pad, placement.scale,
                               placement.left, placement.top)
-        crops.append(DigitCrop((int(x0), int(y0), int(x1 - x0), int(y1 - y0)), image, placement))
+        crops.append(DigitCrop((x0, y0, w, h), image, placement))
     crops.sort(key=lambda c: c.box[0] + c.box[2] / 2)
     return crops
