@@ -537,9 +537,10 @@ class LoadReport:
 
 
 async def run_load(base_url: str, clients: int, duration_s: float, think_s: float, rss_mb=None,
-                   seed: int = 0, drawings: int = 60, photos: int = 24) -> tuple[Tally, list]:
+                   seed: int = 0, drawings: int = 60, photos: int = 24, progress_every_s: float = 0) -> tuple[Tally, list]:
     """``clients`` users at once for ``duration_s`` against ``base_url``. ``rss_mb``: a
-    function giving the server's resident memory, sampled while they work."""
+    function giving the server's resident memory, sampled while they work;
+    ``progress_every_s``: print a line that often (0: never)."""
     rng = np.random.default_rng(seed)
     drawing_pool, photo_pool = make_drawings(rng, drawings), make_photos(rng, photos)
     tally, memory = Tally(), []
@@ -547,8 +548,13 @@ async def run_load(base_url: str, clients: int, duration_s: float, think_s: floa
     deadline = started + duration_s
 
     async def sample_memory() -> None:
+        next_report = progress_every_s
         while True:
             memory.append((time.monotonic() - started, rss_mb(), tally.actions))
+            if progress_every_s and memory[-1][0] >= next_report:
+                next_report += progress_every_s
+                print(f"{memory[-1][0]:5.0f} s: {tally.actions:,} actions, {len(tally.errors)} errors, "
+                      f"app {memory[-1][1]:,.0f} MB", flush=True)
             await asyncio.sleep(MEMORY_SAMPLE_S)
 
     sampler = asyncio.create_task(sample_memory()) if rss_mb else None
@@ -562,7 +568,7 @@ async def run_load(base_url: str, clients: int, duration_s: float, think_s: floa
 
 
 def load_test(clients: int, duration_s: float, think_s: float, seed: int = 0, log_name: str = "load",
-              session_ttl_s: int | None = None) -> LoadReport:
+              session_ttl_s: int | None = None, progress_every_s: float = 0) -> LoadReport:
     """Start ``streamlit run app.py`` with an empty feedback store, run the users, count
     what reached the store. ``session_ttl_s``: how long the server keeps a closed
     session for its user to come back (Streamlit's default: 120 s); memory reaches its
@@ -576,7 +582,8 @@ def load_test(clients: int, duration_s: float, think_s: float, seed: int = 0, lo
         with streamlit_server(env={"MNIST_FEEDBACK_DB": str(store.path)}, log_name=log_name,
                               for_browser=False, options=options) as server:
             started = time.monotonic()
-            tally, memory = asyncio.run(run_load(server.url, clients, duration_s, think_s, server.rss_mb, seed))
+            tally, memory = asyncio.run(run_load(server.url, clients, duration_s, think_s, server.rss_mb, seed,
+                                                 progress_every_s=progress_every_s))
             elapsed = time.monotonic() - started
         return LoadReport(clients, elapsed, tally, memory, store.count())
 
@@ -590,7 +597,9 @@ def main() -> None:
                         help="seconds a closed session is kept (server.disconnectedSessionTTL; default: the app's)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    report = load_test(args.clients, args.duration, args.think, args.seed, session_ttl_s=args.session_ttl)
+    print(f"{args.clients} simulated users for {args.duration:.0f} s (server log: test-artifacts/load-server.log)")
+    report = load_test(args.clients, args.duration, args.think, args.seed, session_ttl_s=args.session_ttl,
+                       progress_every_s=30)
     print(report.table())
     lost = report.tally.answers_confirmed - (report.stored_answers or 0)
     raise SystemExit(1 if report.tally.errors or lost else 0)
