@@ -53,6 +53,9 @@ def parse_args(argv=None):
                    help="add the digits users labelled in the app to the training split (from DB, "
                         "default $MNIST_FEEDBACK_DB or feedback.sqlite3); every 5th is held out "
                         "and the report gives the accuracy on those")
+    p.add_argument("--calibrate-only", action="store_true",
+                   help="train nothing: refit the 'looks like a digit' checks of the model in --out "
+                        "(top-logit threshold in its report.json, feature statistics beside it)")
     p.add_argument("--quick", action="store_true",
                    help="tiny run for tests: 2,000 training digits, 1 member, 2 epochs")
     args = p.parse_args(argv)
@@ -71,14 +74,49 @@ def split_train_validation(x, y, val_size: int, seed: int):
     return (x[train_idx], y[train_idx]), (x[val_idx], y[val_idx])
 
 
+CALIBRATION_DIGITS = 30000  # training digits the feature statistics are fitted on
+
+
+def calibrate(model, x_train, y_train, x_val_f, out: Path) -> dict:
+    """The "looks like a digit" checks, fitted on training digits and thresholded on the
+    validation split: the top logit that 99.5% of validation digits exceed, and the
+    feature statistics (``mnist_app.novelty``), saved beside the model. Returns the
+    report's "calibration" entry."""
+    from mnist_app.inference import Recognizer, calibrate_min_top_logit
+    from mnist_app.novelty import FEATURE_STATS_NAME, HELD_OUT_PERCENTILE, fit_feature_density
+
+    density = fit_feature_density(model, x_train[:CALIBRATION_DIGITS].astype(np.float32) / 255,
+                                  y_train[:CALIBRATION_DIGITS], x_val_f)
+    density.save(out / FEATURE_STATS_NAME)
+    return {"min_top_logit": calibrate_min_top_logit(Recognizer(model), x_val_f),
+            "percentile_of_validation_digits": 100 - HELD_OUT_PERCENTILE,
+            "feature_stats": FEATURE_STATS_NAME, "max_feature_distance": density.max_distance}
+
+
+def recalibrate(args) -> dict:
+    """--calibrate-only: refit the checks of the saved model in ``args.out``."""
+    from mnist_app.model import load_model
+
+    (x_all, y_all), _ = load_mnist()
+    (x_train, y_train), (x_val, _) = split_train_validation(x_all, y_all, args.val_size, args.seed)
+    report_path = args.out / "report.json"
+    report = json.loads(report_path.read_text())
+    report["calibration"] = calibrate(load_model(args.out / "model.keras"), x_train, y_train,
+                                      x_val.astype(np.float32) / 255, args.out)
+    report_path.write_text(json.dumps(report, indent=1))
+    print(f"calibration of {args.out / 'model.keras'}: {report['calibration']}")
+    return report
+
+
 def main(argv=None):
     args = parse_args(argv)
+    if args.calibrate_only:
+        return recalibrate(args)
     # Imported here so `--help` is instant.
     import keras
     import tensorflow as tf
 
     from mnist_app.augment import add_writing_styles, augmentation_layers
-    from mnist_app.inference import Recognizer, calibrate_min_top_logit
     from mnist_app.model import build_ensemble, build_member, predict_probabilities
 
     keras.utils.set_random_seed(args.seed)
@@ -163,8 +201,6 @@ def main(argv=None):
         for mem in members
     ]
     val_acc = float((predict_probabilities(model, x_val_f).argmax(1) == y_val).mean())
-    # Below this top logit an input is flagged as "does not look like a digit".
-    min_top_logit = calibrate_min_top_logit(Recognizer(model), x_val_f)
     test_probabilities = predict_probabilities(model, x_test_f)
     report = classification_report(y_test, test_probabilities.argmax(1))
     wall = time.time() - started
@@ -178,12 +214,14 @@ def main(argv=None):
     # --- Save ----------------------------------------------------------------------
     model_path = args.out / "model.keras"
     model.save(model_path)
+    # Inputs beyond these are flagged as "does not look like a digit".
+    calibration = calibrate(model, x_train, y_train, x_val_f, args.out)
     full = {
         "model_file": model_path.name,
         "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "test": report,
         "validation_accuracy": val_acc,
-        "calibration": {"min_top_logit": min_top_logit, "percentile_of_validation_digits": 0.5},
+        "calibration": calibration,
         "member_validation_accuracy": member_val_acc,
         "architecture": {
             "members": args.members,

@@ -50,7 +50,6 @@ def predict(args) -> int:
     """Read every image through the app's own path; all crops in one batched call."""
     from mnist_app.images import ImageError, decode_image
     from mnist_app.inference import Recognizer
-    from mnist_app.model import load_calibration, load_model
     from mnist_app.photo import crops_from_picture
 
     crops_per_image: list = []
@@ -62,9 +61,9 @@ def predict(args) -> int:
             message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             crops_per_image.append(f"cannot read {path}: {message}")
     all_crops = [c for crops in crops_per_image if not isinstance(crops, str) for c in crops]
-    recognizer = Recognizer(load_model(args.model), min_top_logit=load_calibration(args.model))
-    probabilities, top_logits = recognizer.classify(np.stack([c.image for c in all_crops])
-                                                    if all_crops else np.zeros((0, 28, 28)))
+    recognizer = Recognizer.from_file(args.model)
+    probabilities, top_logits, features = recognizer.classify(np.stack([c.image for c in all_crops])
+                                                              if all_crops else np.zeros((0, 28, 28)))
     start = 0
     failures = 0
     for path, crops in zip(args.images, crops_per_image):
@@ -76,7 +75,7 @@ def predict(args) -> int:
                 print(f"{path}: error: {crops}", file=sys.stderr)
             continue
         end = start + len(crops)
-        reading = recognizer.readings(crops, probabilities[start:end], top_logits[start:end])
+        reading = recognizer.readings(crops, probabilities[start:end], top_logits[start:end], features[start:end])
         start = end
         if args.json:
             print(json.dumps({"path": str(path), **reading.to_json()}))

@@ -24,10 +24,10 @@ COLD_START_SCRIPT = """
 import time; t0 = time.perf_counter()
 import numpy as np
 from mnist_app.inference import Recognizer
-from mnist_app.model import load_model, prefer_latency
+from mnist_app.model import prefer_latency
 prefer_latency()
 from mnist_app.preprocess import ink_from_picture, segment_digits
-r = Recognizer(load_model({model!r}))
+r = Recognizer.from_file({model!r})
 canvas = np.zeros((280, 280, 4), np.uint8); canvas[..., 3] = 255
 canvas[60:220, 130:150, :3] = 255
 crops = segment_digits(ink_from_picture(canvas))
@@ -62,12 +62,12 @@ def median_ms(fn, runs: int, warmup: int = 5) -> float:
 
 def run(args) -> int:
     from mnist_app.inference import Recognizer
-    from mnist_app.model import load_model, prefer_latency
+    from mnist_app.model import prefer_latency
     from mnist_app.preprocess import ink_from_picture, segment_digits
 
     prefer_latency()  # as the app serves drawings; the naive baseline below runs under it too
-    model = load_model(args.model)
-    recognizer = Recognizer(model)
+    recognizer = Recognizer.from_file(args.model)  # with its calibration, as the app
+    model = recognizer.model
     recognizer.warm_up()
     canvas = sample_drawing()
     crops = segment_digits(ink_from_picture(canvas))

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import tensorflow as tf
 
-from mnist_app.model import logits_model
+from mnist_app.model import logits_and_features_model, logits_model
+from mnist_app.novelty import FeatureDensity
 from mnist_app.preprocess import DigitCrop, ink_from_picture, segment_digits
 
 SALIENCY_METHODS = ("gradient", "smoothgrad", "integrated")
@@ -36,7 +37,9 @@ class DigitReading:
     """One digit read: its crop, the ten probabilities (float32 (10,)) and verdict.
 
     ``looks_like_digit`` is False when the top logit is lower than nearly every real
-    digit's (see ``calibrate_min_top_logit``): the model sees no digit it knows.
+    digit's (see ``calibrate_min_top_logit``), or the network's features lie farther
+    from every digit class than nearly every real digit's (``novelty``): the model
+    sees no digit it knows.
     """
 
     crop: DigitCrop
@@ -100,7 +103,7 @@ def calibrate_min_top_logit(recognizer: "Recognizer", digits: np.ndarray, percen
     digits: float32 (n, 28, 28), held-out MNIST digits (the validation split, never
     the test set). Inputs scoring below it are flagged as not looking like a digit.
     """
-    _, top_logits = recognizer.classify(digits)
+    _, top_logits, _ = recognizer.classify(digits)
     return float(np.percentile(top_logits, percentile))
 
 
@@ -109,31 +112,53 @@ class Recognizer:
 
     min_top_logit: inputs whose top logit is below it are flagged as not looking like
     a digit (None: no such check), normally the model report's calibration value.
+    density: inputs whose features lie outside it are flagged too (None: no such
+    check), normally ``novelty.load_feature_density`` of the model file.
     """
 
-    def __init__(self, model, min_top_logit: float | None = None):
+    def __init__(self, model, min_top_logit: float | None = None, density: FeatureDensity | None = None):
         self.model = model
         self.min_top_logit = min_top_logit
+        self.density = density
         self.logits = logits_model(model)
+        # With a density, the features come out of the same forward pass as the logits.
+        self.logits_and_features = logits_and_features_model(model) if density is not None else None
         self._predict = tf.function(self._predict_graph, input_signature=[_IMAGES])
         self._predict_explain = tf.function(self._predict_explain_graph, input_signature=[_IMAGES])
         self._gradient = tf.function(self._gradient_graph, input_signature=[_IMAGES, _CLASS])
         self._smoothgrad = tf.function(self._smoothgrad_graph, input_signature=[_IMAGE, _CLASS])
         self._integrated = tf.function(self._integrated_graph, input_signature=[_IMAGE, _CLASS])
 
+    @classmethod
+    def from_file(cls, model_path) -> "Recognizer":
+        """The model file with its calibration beside it: the top-logit threshold from
+        report.json and the feature statistics (either may be missing: no such check)."""
+        from mnist_app.model import load_calibration, load_model
+        from mnist_app.novelty import load_feature_density
+
+        return cls(load_model(model_path), min_top_logit=load_calibration(model_path),
+                   density=load_feature_density(model_path))
+
     # --- graphs (traced once each) ---------------------------------------------
+    def _forward(self, images):
+        """Logits (n, 10) and features (n, d); d = 0 without a density."""
+        if self.logits_and_features is None:
+            return self.logits(images, training=False), tf.zeros([tf.shape(images)[0], 0])
+        logits, features = self.logits_and_features(images, training=False)
+        return logits, features
+
     def _predict_graph(self, images):
-        logits = self.logits(images, training=False)
-        return tf.nn.softmax(logits), tf.reduce_max(logits, axis=1)
+        logits, features = self._forward(images)
+        return tf.nn.softmax(logits), tf.reduce_max(logits, axis=1), features
 
     def _predict_explain_graph(self, images):
         # One forward pass gives the probabilities and the gradient of each image's
         # top logit: the hot path of the Draw page.
         with tf.GradientTape() as tape:
             tape.watch(images)
-            logits = self.logits(images, training=False)
+            logits, features = self._forward(images)
             top = tf.reduce_max(logits, axis=1)
-        return tf.nn.softmax(logits), tape.gradient(top, images), top
+        return tf.nn.softmax(logits), tape.gradient(top, images), top, features
 
     def _gradient_graph(self, images, digit):
         with tf.GradientTape() as tape:
@@ -156,39 +181,46 @@ class Recognizer:
         """float32 (n, 28, 28) in [0, 1] -> float32 (n, 10) probabilities."""
         return self.classify(images)[0]
 
-    def classify(self, images: np.ndarray, batch_size: int = 2048) -> tuple[np.ndarray, np.ndarray]:
-        """float32 (n, 28, 28) -> probabilities float32 (n, 10) and top logits float32 (n,)."""
+    def classify(self, images: np.ndarray, batch_size: int = 2048) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """float32 (n, 28, 28) -> probabilities float32 (n, 10), top logits float32 (n,)
+        and features float32 (n, d) (d = 0 without a ``density``)."""
         images = np.asarray(images, np.float32)
         if len(images) == 0:
-            return np.zeros((0, 10), np.float32), np.zeros((0,), np.float32)
-        parts = [self._predict(tf.constant(images[i : i + batch_size]))
+            width = 0 if self.logits_and_features is None else self.logits_and_features.outputs[1].shape[-1]
+            return np.zeros((0, 10), np.float32), np.zeros((0,), np.float32), np.zeros((0, width), np.float32)
+        parts = [[t.numpy() for t in self._predict(tf.constant(images[i : i + batch_size]))]
                  for i in range(0, len(images), batch_size)]
-        return (np.concatenate([p.numpy() for p, _ in parts]),
-                np.concatenate([t.numpy() for _, t in parts]))
+        return tuple(np.concatenate([part[k] for part in parts]) for k in range(3))
 
-    def looks_like_digit(self, top_logits: np.ndarray) -> np.ndarray:
-        """bool (n,): which top logits are in the range of real digits."""
-        if self.min_top_logit is None:
-            return np.ones(len(top_logits), bool)
-        return np.asarray(top_logits) >= self.min_top_logit
+    def looks_like_digit(self, top_logits: np.ndarray, features: np.ndarray | None = None) -> np.ndarray:
+        """bool (n,): which inputs are in the range of real digits, by their top logit
+        and, with a ``density``, their features float32 (n, d)."""
+        flags = np.ones(len(top_logits), bool)
+        if self.min_top_logit is not None:
+            flags &= np.asarray(top_logits) >= self.min_top_logit
+        if self.density is not None and features is not None:
+            flags &= self.density.looks_like_digit(features)
+        return flags
 
-    def readings(self, crops: list[DigitCrop], probabilities: np.ndarray, top_logits: np.ndarray) -> Reading:
+    def readings(self, crops: list[DigitCrop], probabilities: np.ndarray, top_logits: np.ndarray,
+                 features: np.ndarray | None = None) -> Reading:
         """Assemble a Reading from crops and their model outputs."""
-        flags = self.looks_like_digit(top_logits)
+        flags = self.looks_like_digit(top_logits, features)
         return Reading([DigitReading(c, p, bool(f)) for c, p, f in zip(crops, probabilities, flags)])
 
-    def predict_and_explain(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def predict_and_explain(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """One compiled call: probabilities float32 (n, 10), the input gradient of each
-        image's top logit float32 (n, 28, 28), and the top logits float32 (n,)."""
-        probabilities, gradients, top = self._predict_explain(tf.constant(np.asarray(images, np.float32)))
-        return probabilities.numpy(), gradients.numpy(), top.numpy()
+        image's top logit float32 (n, 28, 28), the top logits float32 (n,) and the
+        features float32 (n, d)."""
+        outputs = self._predict_explain(tf.constant(np.asarray(images, np.float32)))
+        return tuple(t.numpy() for t in outputs)
 
     def read_and_explain(self, crops: list[DigitCrop]) -> tuple[Reading, np.ndarray]:
         """The Draw page's hot path: Reading and gradient saliency float32 (n, 28, 28)."""
         if not crops:
             return Reading(), np.zeros((0, 28, 28), np.float32)
-        probabilities, gradients, top = self.predict_and_explain(np.stack([c.image for c in crops]))
-        return self.readings(crops, probabilities, top), gradients
+        probabilities, gradients, top, features = self.predict_and_explain(np.stack([c.image for c in crops]))
+        return self.readings(crops, probabilities, top, features), gradients
 
     def saliency(self, image: np.ndarray, digit: int, method: str = "gradient") -> np.ndarray:
         """Attribution map float32 (28, 28) for ``digit`` on one float32 (28, 28) input.

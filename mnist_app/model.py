@@ -73,6 +73,22 @@ def logits_model(model: keras.Model) -> keras.Model:
     return keras.Model(model.input, model.get_layer("logits").output, name="mnist_logits")
 
 
+def logits_and_features_model(model: keras.Model) -> keras.Model:
+    """The same network (shared weights), one forward pass, two outputs: the logits
+    float32 (n, 10) and every member's last hidden features (its flattened input to
+    the logits layer), concatenated: float32 (n, 128 * members)."""
+    channel = model.get_layer("add_channel").output
+    features, member_logits = [], []
+    for member in (layer for layer in model.layers if isinstance(layer, keras.Model)):
+        flatten = next(layer for layer in member.layers if isinstance(layer, keras.layers.Flatten))
+        hidden, logits = keras.Model(member.input, [flatten.output, member.output])(channel)
+        features.append(hidden)
+        member_logits.append(logits)
+    averaged = model.get_layer("logits")(member_logits if len(member_logits) > 1 else member_logits[0])
+    joined = features[0] if len(features) == 1 else keras.layers.Concatenate()(features)
+    return keras.Model(model.input, [averaged, joined], name="mnist_logits_and_features")
+
+
 def prefer_latency() -> None:
     """One thread per TensorFlow op, for serving one drawing at a time.
 

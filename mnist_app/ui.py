@@ -16,7 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from mnist_app.inference import UNSURE_BELOW, Reading, Recognizer
-from mnist_app.model import MODEL_PATH, load_calibration, load_model, model_version, prefer_latency
+from mnist_app.model import MODEL_PATH, model_version, prefer_latency
 
 
 def _keep_keras_state_between_runs() -> None:
@@ -67,7 +67,7 @@ def current_model_version() -> str:
 
 @st.cache_resource(show_spinner="Loading the model...", max_entries=1)
 def _load_recognizer(version: str) -> Recognizer:
-    recognizer = Recognizer(load_model(MODEL_PATH), min_top_logit=load_calibration())
+    recognizer = Recognizer.from_file(MODEL_PATH)
     recognizer.warm_up()
     # A full garbage collection (Python's own, or Streamlit's after every script run
     # unless runner.postScriptGC is off, as in .streamlit/config.toml) walks every

@@ -30,6 +30,12 @@ def test_quick_training_writes_a_loadable_model_and_a_report(tmp_path):
     assert {"precision", "recall", "f1"} <= set(report["test"]["per_class"][3])
     assert report["training"]["quick"] is True
     assert isinstance(report["calibration"]["min_top_logit"], float)
+    from mnist_app.inference import Recognizer
+
+    recognizer = Recognizer.from_file(tmp_path / "model.keras")  # with the feature statistics written beside it
+    assert recognizer.density is not None and report["calibration"]["max_feature_distance"] > 0
+    probabilities, top_logits, features = recognizer.classify(x)
+    assert features.shape == (2, 128) and recognizer.looks_like_digit(top_logits, features).shape == (2,)
     assert report["training"]["seed"] == 7
     assert len(report["training"]["history"][0]["val_accuracy"]) == report["training"]["epochs_run"][0]
     assert set(report["versions"]) >= {"tensorflow", "keras", "numpy"}
