@@ -122,6 +122,10 @@ def prediction_text(reading: Reading) -> str:
                 "Draw a digit on the canvas: the prediction appears here.</span></div>")
     if len(reading.digits) == 1:
         d = reading.digits[0]
+        if not d.looks_like_digit:  # a confidence that means little: say so in the headline
+            return (f"<div class='prediction'>Prediction: {d.digit}? <span class='prediction-detail'>"
+                    f"The model says {d.confidence:.0%}, but this is unlike the digits it learned from."
+                    f"</span></div>")
         return f"<div class='prediction'>Prediction: {d.digit} ({d.confidence:.0%})</div>"
     lowest = min(d.confidence for d in reading.digits)
     return (f"<div class='prediction'>Prediction: {reading.number} <span class='prediction-detail'>"

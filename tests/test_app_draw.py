@@ -102,3 +102,20 @@ def test_the_reset_button_of_the_canvas_gives_no_prediction(app):
     app.session_state[CANVAS_KEY] = as_canvas_value(np.zeros((320, 560, 4), np.uint8))
     app.run()
     assert not re.search(r"\d", prediction_text(app))
+
+
+def test_a_shape_unlike_any_digit_is_not_presented_as_a_confident_prediction(app):
+    import math
+
+    from tests.strokes import render_strokes
+
+    def polar(angle):
+        return 280 + 120 * math.cos(math.radians(angle)), 160 + 120 * math.sin(math.radians(angle))
+
+    star = [[polar(a), polar(a + 180)] for a in (0, 60, 120)]  # the softmax alone: a "4" at 100%
+    app.session_state[CANVAS_KEY] = as_canvas_value(render_strokes(star, size=(560, 320), width=18))
+    app.run()
+    assert not app.exception, app.exception
+    text = prediction_text(app)
+    assert "unlike the digits it learned" in text and "?" in text, text
+    assert any("does not look like a digit" in w.value for w in app.warning)
