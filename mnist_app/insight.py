@@ -76,6 +76,15 @@ def model_card(report: dict) -> list[tuple[str, str]]:
                                        f"({test.get('errors', 0):,} errors)"))
     if "validation_accuracy" in report:
         lines.append(("Validation accuracy", f"{report['validation_accuracy']:.2%}"))
+    calibration = report.get("calibration", {})
+    if "min_top_logit" in calibration:
+        checks = [f"top logit below {calibration['min_top_logit']:.2f}"]
+        if "max_feature_distance" in calibration:
+            checks.append(f"features farther than {calibration['max_feature_distance']:,.0f} "
+                          "(squared Mahalanobis) from every digit class")
+        share = calibration.get("percentile_of_validation_digits", 0.5)
+        lines.append(("Flagged as not a digit", " or ".join(checks)
+                      + f"; each check flags {share:g}% of validation digits"))
     feedback = report.get("feedback")
     if feedback:
         held_out = feedback.get("held_out", {})

@@ -101,6 +101,11 @@ def test_model_card_reads_the_report():
     assert card["Training time"] == "1 h 32 min"
     assert card["Test accuracy"] == "99.71% on 10,000 MNIST test digits (29 errors)"
     assert "Your digits" not in card
+    calibrated = dict(model_card({**REPORT, "calibration": {
+        "min_top_logit": 5.804, "percentile_of_validation_digits": 0.5, "max_feature_distance": 1440.2}}))
+    assert calibrated["Flagged as not a digit"] == (
+        "top logit below 5.80 or features farther than 1,440 (squared Mahalanobis) from every digit "
+        "class; each check flags 0.5% of validation digits")
     with_feedback = dict(model_card({**REPORT, "feedback": {"train": 40, "held_out": {"n": 10, "accuracy": 0.9}}}))
     assert with_feedback["Your digits"] == "40 of your digits added to training; accuracy on 10 held-out ones 90.00%"
     assert model_card({}) == []
