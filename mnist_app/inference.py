@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import tensorflow as tf
 
-from mnist_app.model import logits_and_features_model, logits_model
-from mnist_app.novelty import FeatureDensity
+from mnist_app.model import load_calibration, load_model, logits_and_features_model, logits_model
+from mnist_app.novelty import FeatureDensity, load_feature_density
 from mnist_app.preprocess import DigitCrop, ink_from_picture, segment_digits
 
 SALIENCY_METHODS = ("gradient", "smoothgrad", "integrated")
@@ -133,9 +133,6 @@ class Recognizer:
     def from_file(cls, model_path) -> "Recognizer":
         """The model file with its calibration beside it: the top-logit threshold from
         report.json and the feature statistics (either may be missing: no such check)."""
-        from mnist_app.model import load_calibration, load_model
-        from mnist_app.novelty import load_feature_density
-
         return cls(load_model(model_path), min_top_logit=load_calibration(model_path),
                    density=load_feature_density(model_path))
 

@@ -241,18 +241,10 @@ def _touching_cut(mask: np.ndarray) -> int | None:
     for cut in lo + np.argsort(score, kind="stable")[:12]:
         if columns[cut] > 0.5 * typical:
             return None
-        parts = [_extent(mask[:, :cut]), _extent(mask[:, cut:])]
-        if min(ph for _, ph in parts) >= 0.5 * h and min(pw for pw, _ in parts) >= 0.15 * h:
+        left, right = ink_bbox(mask[:, :cut], 0), ink_bbox(mask[:, cut:], 0)
+        if left and right and min(left[3], right[3]) >= 0.5 * h and min(left[2], right[2]) >= 0.15 * h:
             return int(cut)
     return None
-
-
-def _extent(mask: np.ndarray) -> tuple[int, int]:
-    """(width, height) of the ink in a bool mask."""
-    columns, rows = np.nonzero(mask.any(axis=0))[0], np.nonzero(mask.any(axis=1))[0]
-    if len(columns) == 0:
-        return 0, 0
-    return int(columns[-1] - columns[0] + 1), int(rows[-1] - rows[0] + 1)
 
 
 def split_touching(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -263,15 +255,14 @@ def split_touching(mask: np.ndarray) -> list[tuple[int, int]]:
     touch (``_touching_cut``), and each part again while it is still too wide. A
     wide 0 or a 7 with a long bar has no such column and stays whole.
     """
-    ink = np.asarray(mask) > 0
-    columns, rows = np.nonzero(ink.any(axis=0))[0], np.nonzero(ink.any(axis=1))[0]
-    if len(columns) == 0:
+    box = ink_bbox(mask, 0)
+    if box is None:
         return []
-    x0, x1 = int(columns[0]), int(columns[-1]) + 1
-    tight = ink[rows[0] : rows[-1] + 1, x0:x1]
+    x0, y0, w, h = box
+    tight = np.asarray(mask)[y0 : y0 + h, x0 : x0 + w] > 0
     cut = _touching_cut(tight)
     if cut is None:
-        return [(x0, x1)]
+        return [(x0, x0 + w)]
     left = split_touching(tight[:, :cut])
     right = split_touching(tight[:, cut:])
     return [(x0 + a, x0 + b) for a, b in left] + [(x0 + cut + a, x0 + cut + b) for a, b in right]
@@ -306,10 +297,9 @@ def segment_digits(ink: np.ndarray, normalise_width: bool = True) -> list[DigitC
         y1 = max(stats[m, 1] + stats[m, 3] for m in members)
         group_mask = np.isin(labels[y0:y1, x0:x1], [m + 1 for m in members])
         for a, b in split_touching(group_mask):
-            part = np.zeros_like(group_mask)
-            part[:, a:b] = group_mask[:, a:b]
-            rows = np.nonzero(part.any(axis=1))[0]
-            pieces.append((int(x0 + a), int(y0 + rows[0]), part[rows[0] : rows[-1] + 1, a:b]))
+            part = group_mask[:, a:b]
+            _, top, _, height = ink_bbox(part, 0)
+            pieces.append((int(x0 + a), int(y0 + top), part[top : top + height]))
     crops = []
     for x0, y0, piece in pieces:
         h, w = piece.shape

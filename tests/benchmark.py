@@ -77,20 +77,13 @@ def browser_round_trips(drawings: int) -> dict:
     with streamlit_server(log_name="benchmark") as server, chromium() as browser:
         app = open_app(browser, server.url, CANVAS, PREDICTION)
         app.page.evaluate(_ROUND_TRIP_PROBE_JS)
-        mouse = app.page.mouse
         for i in range(drawings):
             app.clear()  # waits for the empty prediction and the new canvas in its place
             box = app.canvas_box()
-            stroke = place(DIGIT_STROKES[keys[i % len(keys)]], box["x"] + 180, box["y"] + 40, 220, 240)[0]
-            mouse.move(*stroke[0])
-            mouse.down()
-            for x, y in stroke[1:]:
-                mouse.move(x, y, steps=2)
-            before = app.requests
-            mouse.up()
+            app.draw_strokes(place(DIGIT_STROKES[keys[i % len(keys)]], box["x"] + 180, box["y"] + 40, 220, 240),
+                             f"drawing #{i + 1}")  # the probe times its last mouse-up, in the page
             app.page.wait_for_function("() => window.__roundTrip.shown > 0", polling="raf")
             timings.append(app.page.evaluate("() => window.__roundTrip.shown - window.__roundTrip.up"))
-            app.wait_processed(before, f"drawing #{i + 1}")
             memory_after.append(server.rss_mb("VmHWM"))
         app.close()
     return {
