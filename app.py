@@ -1,6 +1,6 @@
-"""Streamlit entry point: ``streamlit run app.py``. Pages live in ``mnist_app/pages``.
+"""Streamlit entry point: ``streamlit run app.py``. Pages live in ``mnist_app/ui/pages``.
 
-The Draw page (the default) is ``mnist_app/pages/draw.py``: the st_canvas drawing and
+The Draw page (the default) is ``mnist_app/ui/pages/draw.py``: the st_canvas drawing and
 the st.container(key="prediction") that shows what was read.
 """
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import streamlit as st
 
-PAGES = Path(__file__).parent / "mnist_app" / "pages"
+PAGES = Path(__file__).parent / "mnist_app" / "ui" / "pages"
 
 st.set_page_config(page_title="Digit recognizer", page_icon="✍️", layout="wide")
 st.markdown(

@@ -1,12 +1,14 @@
 """mnist_app: the library behind the handwritten-digit recognizer.
 
-Modules, each with one job:
+Modules, each with one job (the README's "Layout" lists them all), for example:
 - ``data``: reads the MNIST IDX files shipped in ``assets/mnist`` and verifies them.
-- ``model``: builds the CNN, loads the shipped model, compiled prediction calls.
+- ``model``: builds the CNN, loads the shipped model; ``inference``: compiled prediction.
+- ``preprocess`` and ``photo``: any picture -> MNIST-style 28x28 digits.
 - ``__main__``: the command line (``python -m mnist_app evaluate|predict|bench``).
+- ``ui``: the Streamlit pages and widgets, the only part that imports Streamlit.
 
-Nothing here imports Streamlit or its canvas component, so it is usable from
-scripts and tests as plain Python.
+Outside ``ui`` nothing imports Streamlit or its canvas component, so the library is
+usable from scripts, training and tests as plain Python.
 """
 
 from pathlib import Path

@@ -197,7 +197,7 @@ class DigitCrop:
     doubt: str | None = None
 
 
-def _group_components(stats: np.ndarray) -> list[list[int]]:
+def group_digit_parts(stats: np.ndarray) -> list[list[int]]:
     """Union components (rows of cv2 stats: x, y, w, h, area) that belong to one digit:
     their horizontal extents overlap by at least half the narrower one's width and
     they are vertically close (the bar of a 4, the hat of a 5, a broken stroke)."""
@@ -272,7 +272,7 @@ def segment_digits(ink: np.ndarray, normalise_width: bool = True) -> list[DigitC
     """Split an ink image into digits, read left to right.
 
     ink: float32 (H, W) in [0, 1]. Connected components of the ink (8-connected),
-    specks dropped, parts of one digit grouped (``_group_components``), digits
+    specks dropped, parts of one digit grouped (``group_digit_parts``), digits
     written touching each other cut apart (``split_touching``), dots and scribbles
     too small to be a digit dropped. Each digit is masked out of the image, its
     stroke width normalised, and fitted MNIST-style into 28x28.
@@ -289,7 +289,7 @@ def segment_digits(ink: np.ndarray, normalise_width: bool = True) -> list[DigitC
         return []
     width = max(1.0, stroke_width(ink, INK_THRESHOLD))
     pieces = []  # (x0, y0, bool mask of the digit's ink in its box)
-    for group in _group_components(stats[keep]):
+    for group in group_digit_parts(stats[keep]):
         members = [keep[g] for g in group]
         x0 = min(stats[m, 0] for m in members)
         y0 = min(stats[m, 1] for m in members)

@@ -23,8 +23,8 @@ from tests.conftest import ROOT
 from tests.drawing import blank_canvas, mnist_as_stroke, paste
 from tests.test_app_draw import as_canvas_value, clean_digit, prediction_text
 
-MODEL_PAGE = "mnist_app/pages/model.py"
-YOUR_DIGITS_PAGE = "mnist_app/pages/your_digits.py"
+MODEL_PAGE = "mnist_app/ui/pages/model.py"
+YOUR_DIGITS_PAGE = "mnist_app/ui/pages/your_digits.py"
 
 
 def page(path: str) -> AppTest:

@@ -11,7 +11,7 @@ from tests.conftest import ROOT
 from tests.drawing import blank_canvas
 from tests.photos import SAMPLE_SPECS
 
-PAGE = "mnist_app/pages/photo.py"
+PAGE = "mnist_app/ui/pages/photo.py"
 SAMPLES = ROOT / "assets" / "samples"
 
 
@@ -106,7 +106,7 @@ def test_answers_given_on_the_photo_page_are_stored(monkeypatch, tmp_path):
 
     monkeypatch.setenv("MNIST_FEEDBACK_DB", str(tmp_path / "feedback.sqlite3"))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
-    at.switch_page("mnist_app/pages/photo.py").run()
+    at.switch_page("mnist_app/ui/pages/photo.py").run()
     at.selectbox(key="photo_sample").set_value("2026.jpg").run()
     yes = [b for b in at.button if b.label.startswith("✓ Yes")]
     assert len(yes) == 4  # one per digit of 2026

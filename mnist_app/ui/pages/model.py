@@ -5,17 +5,16 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from mnist_app import insight_ui, ui
-from mnist_app.insight import (ReportError, cell_indices, confident_mistakes, model_card, read_report,
-                               report_matches)
+from mnist_app.insight import ReportError, cell_indices, confident_mistakes, model_card, read_report, report_matches
 from mnist_app.metrics import classification_report
 from mnist_app.model import REPORT_PATH
+from mnist_app.ui import galleries, resources
 
-recognizer = ui.model_or_stop()
-version = ui.current_model_version()
+recognizer = resources.model_or_stop()
+version = resources.current_model_version()
 
 st.title("Model")
-results = insight_ui.mnist_test_results(recognizer, version)
+results = galleries.mnist_test_results(recognizer, version)
 report = classification_report(results.y_true, results.y_pred)
 
 overview = st.columns(4)
@@ -52,7 +51,7 @@ st.caption("Rows: the true digit; columns: what the model read. The grey diagona
            "coloured cells are mistakes. Click a cell to see its images (double-click to clear).")
 matrix_column, gallery_column = st.columns([4, 6], gap="medium")
 with matrix_column:
-    cell = insight_ui.confusion_matrix_widget(np.asarray(report["confusion"]), key="mnist_confusion")
+    cell = galleries.confusion_matrix_widget(np.asarray(report["confusion"]), key="mnist_confusion")
 with gallery_column:
     if cell is None:
         st.info("Click a cell of the matrix to see its images here.")
@@ -61,13 +60,13 @@ with gallery_column:
         st.markdown(f"#### True {true_digit} -> read {predicted_digit}")
         indices = cell_indices(results.y_true, results.y_pred, results.confidence, true_digit, predicted_digit)
         if len(indices):
-            insight_ui.test_set_gallery(recognizer, results, indices, key=f"cell_{true_digit}_{predicted_digit}")
+            galleries.test_set_gallery(recognizer, results, indices, key=f"cell_{true_digit}_{predicted_digit}")
         else:
             st.info("No test image is in this cell.")
 
 st.subheader("The most confident mistakes")
 mistakes = confident_mistakes(results.y_true, results.y_pred, results.confidence)
 if len(mistakes):
-    insight_ui.test_set_gallery(recognizer, results, mistakes, key="mistakes", columns=8)
+    galleries.test_set_gallery(recognizer, results, mistakes, key="mistakes", columns=8)
 else:
     st.success("The model reads every test image right.")

@@ -5,11 +5,12 @@ from dataclasses import replace
 
 import streamlit as st
 
-from mnist_app import ASSETS_DIR, ui
-from mnist_app.feedback_ui import feedback_controls
+from mnist_app import ASSETS_DIR
 from mnist_app.images import ImageError, decode_image
 from mnist_app.inference import Reading
 from mnist_app.photo import analyse_picture, annotated
+from mnist_app.ui import resources, widgets
+from mnist_app.ui.feedback_controls import feedback_controls
 from mnist_app.visual import enlarge, saliency_on_drawing, saliency_on_input
 
 SAMPLES_DIR = ASSETS_DIR / "samples"
@@ -21,7 +22,7 @@ SAMPLES = {
 }
 log = logging.getLogger(__name__)
 
-recognizer = ui.model_or_stop()
+recognizer = resources.model_or_stop()
 
 st.markdown(
     """<style>
@@ -88,7 +89,7 @@ def show_result(i: int, name: str, data: bytes) -> None:
                 lowest = min(d.confidence for d in reading.digits)
                 st.caption(f"{len(reading.digits)} digit{'s' if len(reading.digits) > 1 else ''}, "
                            f"lowest confidence {lowest:.0%}")
-        for note in ui.unsure_notes(reading):
+        for note in widgets.unsure_notes(reading):
             st.warning(note)
         if reading.empty:
             st.caption("Tips: fill the frame with the digits, avoid glare, write with a dark pen. "
@@ -105,8 +106,8 @@ def show_result(i: int, name: str, data: bytes) -> None:
             chosen = controls[0].selectbox("Digit", range(len(reading.digits)), key=f"photo_digit_{i}",
                                            format_func=lambda k: f"#{k + 1}: {reading.digits[k].digit}")
             method = controls[1].segmented_control(
-                "Saliency method", list(ui.SALIENCY_LABELS), default="gradient",
-                format_func=ui.SALIENCY_LABELS.get, key=f"photo_method_{i}") or "gradient"
+                "Saliency method", list(widgets.SALIENCY_LABELS), default="gradient",
+                format_func=widgets.SALIENCY_LABELS.get, key=f"photo_method_{i}") or "gradient"
             digit = reading.digits[chosen]
             saliency = (gradients[chosen] if method == "gradient"
                         else recognizer.saliency(digit.crop.image, digit.digit, method))
@@ -115,7 +116,7 @@ def show_result(i: int, name: str, data: bytes) -> None:
                               caption=f"Saliency for '{digit.digit}' on the 28x28 input")
             pictures[1].image(saliency_on_drawing(analysis.ink, [crops[chosen]], [saliency]), width="stretch",
                               caption="Mapped back onto the photo's ink")
-            st.markdown(ui.SALIENCY_LEGEND)
+            st.markdown(widgets.SALIENCY_LEGEND)
 
         with st.expander("Teach the model: were these digits read right?"):
             # Same readings, boxes on the working copy, whose pixels are stored with each answer.

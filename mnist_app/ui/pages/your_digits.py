@@ -4,14 +4,14 @@ feedback store on every run, with exports for training and deletion of single an
 import numpy as np
 import streamlit as st
 
-from mnist_app import insight_ui, ui
 from mnist_app.feedback import IDX_IMAGES_NAME, IDX_LABELS_NAME, FeedbackStore, FeedbackStoreError
 from mnist_app.metrics import confusion_matrix
+from mnist_app.ui import galleries, resources
 
 EVERY_MODEL = "every model"
 
-recognizer = ui.model_or_stop()
-version = ui.current_model_version()
+recognizer = resources.model_or_stop()
+version = resources.current_model_version()
 store = FeedbackStore()
 
 st.title("Your digits")
@@ -29,7 +29,7 @@ def answer_details(answer_id: int) -> None:
                 f"{answer.created_at[:19].replace('T', ' ')} UTC")
     if answer.crop_png:
         st.image(answer.crop_png, caption="What you drew", width=160)
-    insight_ui.image_details(recognizer, answer.image.astype(np.float32) / 255, answer.probabilities,
+    galleries.image_details(recognizer, answer.image.astype(np.float32) / 255, answer.probabilities,
                              key=f"answer_{answer.id}")
     if st.button("Delete this answer", key=f"delete_{answer.id}", icon="🗑️"):
         store.delete(answer.id)
@@ -56,7 +56,7 @@ def show_answers() -> None:
     st.caption("Rows: the digit you meant; columns: what the model read. Click a cell to see those digits.")
     matrix_column, gallery_column = st.columns([4, 6], gap="medium")
     with matrix_column:
-        cell = insight_ui.confusion_matrix_widget(confusion_matrix(labels, predicted), key="feedback_confusion")
+        cell = galleries.confusion_matrix_widget(confusion_matrix(labels, predicted), key="feedback_confusion")
     with gallery_column:
         if cell is None:
             st.markdown("#### All your digits")
@@ -69,8 +69,8 @@ def show_answers() -> None:
             st.info("None of your digits is in this cell.")
         else:
             key = "feedback_gallery" if cell is None else f"feedback_gallery_{cell[0]}_{cell[1]}"
-            items, chosen = insight_ui.paged_gallery(
-                key, total, lambda start, stop: insight_ui.answers_page(store, start, stop, **filters),
+            items, chosen = galleries.paged_gallery(
+                key, total, lambda start, stop: galleries.answers_page(store, start, stop, **filters),
                 order="newest first")
             if chosen is not None:
                 answer_details(items.ids[chosen])

@@ -13,9 +13,9 @@ from collections.abc import Iterable
 import numpy as np
 import streamlit as st
 
-from mnist_app import ui
 from mnist_app.feedback import FeedbackStore, FeedbackStoreError, png_bytes
 from mnist_app.inference import DigitReading, Reading
+from mnist_app.ui import resources
 
 CROP_MARGIN = 8
 
@@ -43,7 +43,7 @@ def _save(state_key: str, digit: DigitReading, label: int | str, source: str, pi
     try:
         answer_id = FeedbackStore().add(
             digit.crop.image, label=label, predicted=digit.digit, probabilities=digit.probabilities,
-            model_version=ui.current_model_version(), source=source,
+            model_version=resources.current_model_version(), source=source,
             crop_png=None if picture is None else png_bytes(original_crop(picture, digit.crop.box)))
     except (FeedbackStoreError, OSError) as exc:
         st.session_state[state_key] = {"error": str(exc)}

@@ -1,43 +1,13 @@
-"""Streamlit building blocks shared by the pages: the cached model and the charts.
-
-Imports Streamlit (not the canvas component); page scripts in ``mnist_app/pages``
-lay out widgets and call these.
-"""
+"""Widgets that show a reading: the probability chart, the prediction's headline and
+the notes on digits the model is unsure of, and the saliency legend."""
 
 from __future__ import annotations
 
-import functools
-import gc
-
 import altair as alt
-import keras
 import numpy as np
 import pandas as pd
-import streamlit as st
 
-from mnist_app.inference import UNSURE_BELOW, Reading, Recognizer
-from mnist_app.model import MODEL_PATH, model_version, prefer_latency
-
-
-def _keep_keras_state_between_runs() -> None:
-    """Stop Streamlit from calling ``keras.backend.clear_session()`` after every script run.
-
-    Streamlit does that whenever Keras is imported, for apps that build a model per
-    run. This app builds none (the model is loaded once, see ``get_recognizer``), and
-    the call costs every rerun a full ``gc.collect()`` plus TensorFlow's kernel cache,
-    which the next prediction then rebuilds: measured ~320 ms + ~170 ms of a ~860 ms
-    rerun. It would also reset Keras's global state under another session's running
-    prediction. Only the app process imports this module.
-    """
-    keras.backend.clear_session = _no_session_reset
-
-
-def _no_session_reset(free_memory: bool = True) -> None:
-    """Stands in for ``keras.backend.clear_session`` in the app (see above)."""
-
-
-prefer_latency()  # before any TensorFlow op runs in the app process
-_keep_keras_state_between_runs()
+from mnist_app.inference import UNSURE_BELOW, Reading
 
 SALIENCY_LABELS = {
     "gradient": "Gradient (fastest)",
@@ -49,48 +19,6 @@ SALIENCY_LEGEND = (
     "**Blue**: ink here (or ink missing here) pushed *against* it. "
     "Stronger colour, stronger influence; grey: no influence."
 )
-
-
-@functools.lru_cache(maxsize=8)
-def _file_version(path: str, mtime_ns: int, size: int) -> str:
-    return model_version(path)
-
-
-def current_model_version() -> str:
-    """``model.model_version`` of the model file, hashed again only when the file changes."""
-    try:
-        stat = MODEL_PATH.stat()
-    except FileNotFoundError:
-        return model_version(MODEL_PATH)  # raises the error that says how to get a model
-    return _file_version(str(MODEL_PATH), stat.st_mtime_ns, stat.st_size)
-
-
-@st.cache_resource(show_spinner="Loading the model...", max_entries=1)
-def _load_recognizer(version: str) -> Recognizer:
-    recognizer = Recognizer.from_file(MODEL_PATH)
-    recognizer.warm_up()
-    # A full garbage collection (Python's own, or Streamlit's after every script run
-    # unless runner.postScriptGC is off, as in .streamlit/config.toml) walks every
-    # object: with TensorFlow, Keras and the model loaded, ~400,000 of them, ~240 ms
-    # holding the GIL while every session waits. What is alive now lives as long as
-    # the process; out of the collector's sight, such a collection takes ~0 ms.
-    gc.freeze()
-    return recognizer
-
-
-def get_recognizer() -> Recognizer:
-    """The model, loaded and compiled once per model version: a retrained model file
-    is picked up on the next rerun; ``current_model_version()`` names the one returned."""
-    return _load_recognizer(current_model_version())
-
-
-def model_or_stop() -> Recognizer:
-    """The recognizer, or a clear message and a stopped page if there is no model."""
-    try:
-        return get_recognizer()
-    except FileNotFoundError as exc:
-        st.error(f"{exc}")
-        st.stop()
 
 
 def probability_chart(probabilities: np.ndarray, height: int = 220) -> alt.Chart:

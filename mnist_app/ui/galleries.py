@@ -14,12 +14,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from mnist_app import ui
 from mnist_app.data import load_mnist
 from mnist_app.feedback import FeedbackStore
 from mnist_app.inference import Recognizer
 from mnist_app.insight import confusion_frame, page_bounds, page_count, selected_cell
 from mnist_app.model import predict_probabilities
+from mnist_app.ui import widgets
 from mnist_app.visual import enlarge, gallery_grid, saliency_on_input
 
 CELL_SELECTION = "cell"
@@ -186,16 +186,16 @@ def image_details(recognizer: Recognizer, image: np.ndarray, probabilities: np.n
                   key: str) -> None:
     """One image up close: its probabilities, the input enlarged and, on demand, the
     saliency of the digit the current model reads. image: float32 (28, 28) in [0, 1]."""
-    method = st.segmented_control("Show saliency", list(ui.SALIENCY_LABELS), default=None,
-                                  format_func=ui.SALIENCY_LABELS.get, key=f"{key}_saliency")
+    method = st.segmented_control("Show saliency", list(widgets.SALIENCY_LABELS), default=None,
+                                  format_func=widgets.SALIENCY_LABELS.get, key=f"{key}_saliency")
     chart, picture, saliency = st.columns([3, 2, 2])
-    chart.altair_chart(ui.probability_chart(probabilities, height=180), width="stretch")
+    chart.altair_chart(widgets.probability_chart(probabilities, height=180), width="stretch")
     picture.image(enlarge(image), caption="The 28x28 input", width="stretch")
     if method:
         digit = int(np.argmax(recognizer.predict(image[None])[0]))
         saliency.image(saliency_on_input(image, recognizer.saliency(image, digit, method)),
                        caption=f"Saliency for '{digit}'", width="stretch")
-        st.markdown(ui.SALIENCY_LEGEND)
+        st.markdown(widgets.SALIENCY_LEGEND)
 
 
 def test_set_gallery(recognizer: Recognizer, results: TestSetResults, indices: np.ndarray, key: str,

@@ -3,14 +3,14 @@
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from mnist_app import ui
-from mnist_app.feedback_ui import feedback_controls
 from mnist_app.preprocess import INK_THRESHOLD, ink_from_picture, segment_digits
+from mnist_app.ui import resources, widgets
+from mnist_app.ui.feedback_controls import feedback_controls
 from mnist_app.visual import enlarge, saliency_on_drawing, saliency_on_input
 
 CANVAS_WIDTH, CANVAS_HEIGHT = 560, 320
 
-recognizer = ui.model_or_stop()
+recognizer = resources.model_or_stop()
 st.session_state.setdefault("canvas_version", 0)
 
 st.title("Draw a digit")
@@ -43,8 +43,8 @@ reading, gradients = recognizer.read_and_explain(crops)
 
 with right:
     with st.container(key="prediction"):
-        st.markdown(ui.prediction_text(reading), unsafe_allow_html=True)
-        for note in ui.unsure_notes(reading):
+        st.markdown(widgets.prediction_text(reading), unsafe_allow_html=True)
+        for note in widgets.unsure_notes(reading):
             st.warning(note)
     if not reading.empty:
         chosen = 0
@@ -52,15 +52,15 @@ with right:
             chosen = st.radio("Inspect digit", range(len(reading.digits)), horizontal=True,
                               format_func=lambda i: f"#{i + 1}: {reading.digits[i].digit}")
         digit = reading.digits[chosen]
-        st.altair_chart(ui.probability_chart(digit.probabilities), width="stretch")
+        st.altair_chart(widgets.probability_chart(digit.probabilities), width="stretch")
         feedback_controls(reading, key_prefix="draw", source="draw", picture=image, digits=[chosen])
     elif image is not None and (ink > INK_THRESHOLD).any():
         st.info("Nothing to read yet: that looks like a dot or a speck, not a digit.")
 
 if not reading.empty:
     st.subheader("What the model saw, and why")
-    method = st.segmented_control("Saliency method", list(ui.SALIENCY_LABELS), default="gradient",
-                                  format_func=ui.SALIENCY_LABELS.get, key="saliency_method") or "gradient"
+    method = st.segmented_control("Saliency method", list(widgets.SALIENCY_LABELS), default="gradient",
+                                  format_func=widgets.SALIENCY_LABELS.get, key="saliency_method") or "gradient"
     if method == "gradient":
         maps = list(gradients)
     else:
@@ -72,4 +72,4 @@ if not reading.empty:
                   caption=f"Saliency for '{digit.digit}' on the input")
     cols[2].image(saliency_on_drawing(ink, crops, maps), width=448,
                   caption="Saliency mapped back onto your drawing")
-    st.markdown(ui.SALIENCY_LEGEND)
+    st.markdown(widgets.SALIENCY_LEGEND)

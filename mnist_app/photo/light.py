@@ -1,0 +1,110 @@
+"""Photo stages 1-2: which way round the ink is, an ink channel whatever its colour,
+the paper's brightness under uneven light, and the typical stroke width."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from mnist_app.photo.pixels import downscale, odd_size
+from mnist_app.photo.threshold import threshold_ink
+from mnist_app.preprocess import stroke_width
+
+# --- 1. Polarity and ink channel --------------------------------------------------
+
+def ink_channel(rgb: np.ndarray, light_on_dark: bool) -> np.ndarray:
+    """uint8 (H, W, 3) -> uint8 (H, W) where ink is darker than paper.
+
+    For dark ink the darkest channel of each pixel: coloured ink is dark in at
+    least one channel (blue ink in red, red ink in green and blue) while white
+    paper is bright in all three. For light ink, the inverted brightest channel.
+    """
+    if light_on_dark:
+        return 255 - rgb.max(axis=2)
+    return rgb.min(axis=2)
+
+
+# --- 2. Flattening the light ----------------------------------------------------------
+
+def paper_background(channel: np.ndarray, window: int) -> np.ndarray:
+    """The paper's brightness under uneven light: uint8 (H, W) -> uint8 (H, W).
+
+    A grey-level closing with a ``window`` px square erases every dark feature
+    narrower than the window (strokes) but keeps bright areas wider than it with
+    their edges where they were: a shadow's or the sheet's hard edge stays sharp
+    instead of leaving a dark rim that would read as ink. A 3x3 median first (which
+    keeps edges too) stops the closing from following single bright noise pixels.
+    """
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (window, window))
+    return cv2.morphologyEx(cv2.medianBlur(channel, 3), cv2.MORPH_CLOSE, kernel)
+
+
+def darkness(channel: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """How much darker than the paper each pixel is, as a fraction of the paper's
+    brightness: float32 (H, W) in [0, 1] (0 = paper, 1 = black). Dividing (rather than
+    subtracting) makes ink in a shadow as dark as ink in full light."""
+    paper = np.maximum(background.astype(np.float32), 8.0)
+    return np.clip(1.0 - channel.astype(np.float32) / paper, 0.0, 1.0)
+
+
+def noise_floor(channel: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """Darkness that paper noise alone can reach: float32 (H, W).
+
+    Sensor and JPEG noise is about the same number of grey levels everywhere, so as
+    a fraction of the paper's brightness it is larger where the paper is dark (in a
+    shadow, on the table): the floor is the robust spread of ``background -
+    channel`` in grey levels, times 4.5, divided by the local paper brightness.
+    """
+    deficit = background.astype(np.float32) - channel.astype(np.float32)
+    level = float(np.median(deficit))
+    spread = max(1.0, 1.4826 * float(np.median(np.abs(deficit - level))))
+    paper = np.maximum(background.astype(np.float32), 8.0)
+    return (level + 4.5 * spread) / paper
+
+
+def ink_is_lighter(grey: np.ndarray) -> bool:
+    """True when the ink is lighter than the paper (chalk on a board, a dark canvas).
+
+    grey: uint8 (H, W). The paper covers most of any neighbourhood a few strokes
+    wide, so a median over such a window (a quarter of the shorter side) is the
+    paper's brightness, and ink is what departs from it a lot; whichever sign more
+    pixels depart by wins. Only the middle of the photo counts (a sheet's corner
+    on a dark table departs "lighter" from a median of mostly table), and the
+    straight edge of a shadow hardly departs from a median at all. Dark ink wins
+    unless light ink is clearly commoner: light paper is far the commoner.
+    """
+    small, _ = downscale(grey, 400)
+    h, w = small.shape
+    window = odd_size(np.clip(min(h, w) / 4, 9, max(h, w) / 5))
+    diff = small.astype(np.int16) - cv2.medianBlur(small, window).astype(np.int16)
+    middle = diff[h // 5 : h - h // 5, w // 5 : w - w // 5]
+    threshold = max(15.0, 5 * 1.4826 * float(np.median(np.abs(middle))))
+    return int((middle > threshold).sum()) > 1.5 * int((middle < -threshold).sum())
+
+
+def estimate_stroke_width(channel: np.ndarray) -> float:
+    """Typical pen stroke width in px of a uint8 (H, W) ink channel (ink dark).
+
+    From a coarse pass (longest side 400 px) of the same flattening and threshold
+    as the full pipeline, with a window a twelfth of the image: wider than any pen
+    stroke, narrow enough that few shadows fit in it. The median width over the
+    ink's area (a few specks count for little), leaving out pieces touching the
+    border (the table, the sheet's edge).
+    """
+    small, scale = downscale(channel, 400)
+    window = odd_size(max(small.shape) / 12)
+    background = paper_background(small, window)
+    mask = threshold_ink(darkness(small, background), noise_floor(small, background), window)
+    count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    strokes = []
+    for i in range(1, count):
+        x, y, w, h, area = (int(v) for v in stats[i])
+        if area < 12 or max(w, h) < 6 or x == 0 or y == 0 or x + w == small.shape[1] or y + h == small.shape[0]:
+            continue
+        strokes.append((stroke_width(mask[y : y + h, x : x + w].astype(np.float32)), area))
+    if not strokes:
+        return 3.0
+    strokes.sort()
+    cumulative = np.cumsum([a for _, a in strokes])
+    median = strokes[int(np.searchsorted(cumulative, cumulative[-1] / 2))][0]
+    return max(1.0, median / scale)

@@ -1,0 +1,85 @@
+"""Photo stage 4: ruled and squared paper's lines taken out of the darkness."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def remove_ruled_lines(dark: np.ndarray, faint: np.ndarray, stroke_px: float) -> tuple[np.ndarray, np.ndarray]:
+    """Take ruled paper's lines out of the darkness: long straight near-horizontal
+    lines (``remove_lines_along_rows``), then squared paper's near-vertical ones
+    (the same on the transposed image, but only lines over 60% of its height, so
+    that a tall 1 is never taken for one). Same arguments and results."""
+    cleaned, band = remove_lines_along_rows(dark, faint, stroke_px)
+    cleaned_t, band_t = remove_lines_along_rows(np.ascontiguousarray(cleaned.T), np.ascontiguousarray(faint.T),
+                                                stroke_px, min_share=0.6)
+    return np.ascontiguousarray(cleaned_t.T), band | band_t.T
+
+
+def remove_lines_along_rows(dark: np.ndarray, faint: np.ndarray, stroke_px: float,
+                            min_share: float = 0.35) -> tuple[np.ndarray, np.ndarray]:
+    """Take long straight near-horizontal lines (ruled paper) out of the darkness.
+
+    dark: float32 (H, W) darkness; faint: uint8 (H, W) 0/1, everything darker than
+    paper noise allows, where a ruled line runs unbroken even across digits. A
+    probabilistic Hough transform finds straight runs in ``faint`` within 15 degrees
+    of horizontal, at least ``min_share`` of the image wide, with gaps of at most a couple of
+    strokes (so digits' bars that happen to line up do not make a line). A run is a
+    ruled line when along at least half its length the ink is a thin run (a line's
+    thickness, not a digit's stroke coming down across it). In a band along it the
+    line's own darkness is subtracted from pixels about as dark as the line: the
+    line vanishes, while a pen stroke crossing or lying on it, darker than a
+    printed rule, stays whole.
+    Returns the darkness without the lines, float32 (H, W), and the bands, uint8 0/1.
+    """
+    h, w = dark.shape
+    band = np.zeros((h, w), np.uint8)
+    min_length = max(min_share * w, 20 * stroke_px)
+    lines = cv2.HoughLinesP(faint * 255, 1, np.pi / 360, threshold=int(min_length * 0.5),
+                            minLineLength=int(min_length), maxLineGap=int(max(4, 2 * stroke_px)))
+    if lines is None:
+        return dark, band
+    max_thickness = 2.5 * stroke_px + 2
+    cleaned = dark.copy()
+    for x0, y0, x1, y1 in lines.reshape(-1, 4):
+        if abs(y1 - y0) > np.tan(np.deg2rad(15)) * abs(x1 - x0):
+            continue
+        runs = _vertical_runs(faint, (x0, y0, x1, y1))
+        thin = runs[(runs > 0) & (runs <= max_thickness)]
+        if len(thin) < 0.5 * len(runs):
+            continue
+        this = np.zeros_like(band)
+        cv2.line(this, (int(x0), int(y0)), (int(x1), int(y1)), 1, int(np.median(thin)) + 3)
+        # The line's darkness: the median over the band's inked pixels, most of which
+        # are the line's own (a digit crosses it only here and there).
+        on_line = (this > 0) & (faint > 0)
+        level = float(np.median(dark[on_line])) if on_line.any() else 0.0
+        inside = (this > 0) & (dark < 1.2 * level + 0.05)  # ink clearly darker than the line stays whole
+        cleaned[inside] = np.maximum(dark[inside] - level, 0.0)
+        band |= this
+    return cleaned, band
+
+
+def _vertical_runs(mask: np.ndarray, segment, samples: int = 60) -> np.ndarray:
+    """Length in px of the vertical run of ink through evenly spaced points of a
+    segment (0 where the point is not on ink, or within a pixel of it): int (samples,)."""
+    x0, y0, x1, y1 = segment
+    h, w = mask.shape
+    runs = np.zeros(samples, np.int32)
+    for k, t in enumerate(np.linspace(0, 1, samples)):
+        x = int(round(x0 + t * (x1 - x0)))
+        y = int(round(y0 + t * (y1 - y0)))
+        if not (0 <= x < w):
+            continue
+        column = mask[:, x]
+        hits = [yy for yy in (y, y - 1, y + 1) if 0 <= yy < h and column[yy]]
+        if not hits:
+            continue
+        top = bottom = hits[0]
+        while top > 0 and column[top - 1]:
+            top -= 1
+        while bottom < h - 1 and column[bottom + 1]:
+            bottom += 1
+        runs[k] = bottom - top + 1
+    return runs

@@ -1,0 +1,212 @@
+"""Photo stage 5: digit regions in the ink mask, and the order a person reads them in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from mnist_app.photo.pixels import odd_size
+from mnist_app.preprocess import group_digit_parts, split_touching
+
+
+@dataclass
+class Region:
+    box: tuple[int, int, int, int]  # x, y, w, h in working pixels
+    mask: np.ndarray  # uint8 (h, w) 0/1 inside box
+    doubt: str | None = None
+
+
+def find_regions(mask: np.ndarray, stroke_px: float) -> tuple[list[Region], list[tuple[tuple[int, int, int, int], str]]]:
+    """Digit regions of a uint8 0/1 ink mask, and the boxes dropped with a reason.
+
+    Components of the mask after a closing about one stroke wide (re-joining a
+    stroke broken by a highlight or a faint patch); specks and anything huge at the
+    photo's border (the sheet's edge, the table) dropped; the rest grouped like the
+    canvas's (``preprocess.group_digit_parts``: a 4's bar, a 5's hat), with small
+    pieces joined to the digit just beside them. The typical digit height is the
+    median among the tall regions; against it, dots and dashes are dropped, straight
+    lines too, regions much wider than tall split (touching digits), and odd sizes
+    and shapes flagged (``Region.doubt``).
+    """
+    h_img, w_img = mask.shape
+    join = odd_size(max(3, stroke_px))
+    joined = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (join, join)))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    dropped: list[tuple[tuple[int, int, int, int], str]] = []
+
+    def touches_edge(box) -> bool:
+        x, y, w, h = box
+        return x <= 1 or y <= 1 or x + w >= w_img - 1 or y + h >= h_img - 1
+
+    def near_edge(box) -> bool:
+        x, y, w, h = box
+        margin = 0.05 * min(w_img, h_img)
+        return x < margin or y < margin or x + w > w_img - margin or y + h > h_img - margin
+
+    min_area = max(6.0, 1.5 * stroke_px * stroke_px)
+    keep = []
+    for i in range(1, count):
+        box = tuple(int(v) for v in stats[i, :4])
+        area = int(stats[i, 4])
+        if area < min_area or max(box[2], box[3]) < 2.5 * stroke_px:
+            if area >= 4:
+                dropped.append((box, "speck"))
+        elif touches_edge(box) and (box[2] > 0.5 * w_img or box[3] > 0.5 * h_img or
+                                    min(box[2], box[3]) <= 2 * stroke_px and max(box[2], box[3]) >= 5 * stroke_px):
+            dropped.append((box, "edge of the sheet"))  # or a sliver of the table beyond it
+        else:
+            keep.append(i)
+    if not keep:
+        return [], dropped
+    # Typical digit height before grouping, so that digits in two rows, one above
+    # the other, are not grouped as one (their union would be far too tall).
+    inner_heights = [stats[i, 3] for i in keep if not touches_edge(tuple(stats[i, :4]))] or \
+        [stats[i, 3] for i in keep]
+    rough_height = float(np.median([h for h in inner_heights if h >= 0.4 * max(inner_heights)]))
+    grouped = []
+    for group in group_digit_parts(stats[keep]):
+        members = [keep[g] for g in group]
+        top = min(stats[m, 1] for m in members)
+        bottom = max(stats[m, 1] + stats[m, 3] for m in members)
+        grouped.extend([members] if bottom - top <= 1.5 * rough_height else [[m] for m in members])
+    groups = []
+    for members in grouped:
+        x0 = min(stats[m, 0] for m in members)
+        y0 = min(stats[m, 1] for m in members)
+        x1 = max(stats[m, 0] + stats[m, 2] for m in members)
+        y1 = max(stats[m, 1] + stats[m, 3] for m in members)
+        region_mask = np.isin(labels[y0:y1, x0:x1], members).astype(np.uint8) & mask[y0:y1, x0:x1]
+        groups.append(Region((int(x0), int(y0), int(x1 - x0), int(y1 - y0)), region_mask))
+
+    inner = [r for r in groups if not touches_edge(r.box)] or groups
+    tallest = max(r.box[3] for r in inner)
+    height = float(np.median([r.box[3] for r in inner if r.box[3] >= 0.4 * tallest]))
+    groups = _join_small_pieces(groups, height)
+
+    regions: list[Region] = []
+    for r in groups:
+        x, y, w, h = r.box
+        fill = r.mask.sum() / max(1, w * h)
+        if max(w, h) < 0.3 * height or h < 0.25 * height:
+            dropped.append((r.box, "speck or dash"))
+        elif touches_edge(r.box) and not (0.5 * height < h < 1.6 * height and w < 1.6 * h and 0.12 < fill < 0.5):
+            dropped.append((r.box, "edge of the sheet"))
+        elif max(w, h) > 1.3 * height and _thickness(r.mask) < 2.5 * stroke_px:
+            dropped.append((r.box, "straight line"))
+        elif near_edge(r.box) and max(w, h) > 4 * stroke_px and _thickness(r.mask) < 1.5 * stroke_px:
+            dropped.append((r.box, "edge of the sheet"))  # a sliver of table along it
+        elif h < 0.6 * height and _widest_point(r.mask) > 2.2 * stroke_px:
+            dropped.append((r.box, "solid patch"))  # a wedge of table or shadow, not pen strokes
+        elif h > 0.55 * height and w > 1.3 * h:
+            regions.extend(_split_wide(r))
+        else:
+            regions.append(r)
+    for r in regions:
+        x, y, w, h = r.box
+        fill = r.mask.sum() / max(1, w * h)
+        if touches_edge(r.box):
+            r.doubt = "touches the edge of the photo"
+        elif h < 0.55 * height:
+            r.doubt = "much smaller than the other digits"
+        elif h > 1.9 * height:
+            r.doubt = "much larger than the other digits"
+        elif w > 1.6 * h:
+            r.doubt = "too wide for one digit"
+        elif fill > 0.7 and min(w, h) > 4 * stroke_px:
+            r.doubt = "a solid blob, not pen strokes"
+    return regions, dropped
+
+
+def _widest_point(mask: np.ndarray) -> float:
+    """Diameter in px of the largest disk that fits in a uint8 0/1 mask's ink: about
+    the stroke width for pen strokes, much more for a solid patch."""
+    distance = cv2.distanceTransform(cv2.copyMakeBorder(mask, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0),
+                                     cv2.DIST_L2, 3)
+    return 2 * float(distance.max())
+
+
+def _thickness(mask: np.ndarray) -> float:
+    """The short side of the smallest rotated rectangle around a uint8 0/1 mask's ink."""
+    points = cv2.findNonZero(mask)
+    if points is None:
+        return 0.0
+    (_, _), (a, b), _ = cv2.minAreaRect(points)
+    return float(min(a, b))
+
+
+def _join_small_pieces(groups: list[Region], height: float) -> list[Region]:
+    """Join each piece under half a digit tall to the nearest digit close beside it,
+    when the union stays digit-sized: a 5's hat drawn off to the right, the tail of
+    a broken 7."""
+    big = [g for g in groups if g.box[3] >= 0.5 * height]
+    small = [g for g in groups if g.box[3] < 0.5 * height]
+    rest = []
+    for piece in small:
+        px, py, pw, ph = piece.box
+        best, best_gap = None, 0.3 * height
+        for target in big:
+            tx, ty, tw, th = target.box
+            gap = np.hypot(max(tx - (px + pw), px - (tx + tw), 0), max(ty - (py + ph), py - (ty + th), 0))
+            union_w = max(px + pw, tx + tw) - min(px, tx)
+            union_h = max(py + ph, ty + th) - min(py, ty)
+            if gap <= best_gap and union_h <= 1.5 * height and union_w <= 1.3 * max(height, union_h):
+                best, best_gap = target, gap
+        if best is None:
+            rest.append(piece)
+        else:
+            big[big.index(best)] = _merge(best, piece)
+    return big + rest
+
+
+def _merge(a: Region, b: Region) -> Region:
+    ax, ay, aw, ah = a.box
+    bx, by, bw, bh = b.box
+    x0, y0 = min(ax, bx), min(ay, by)
+    x1, y1 = max(ax + aw, bx + bw), max(ay + ah, by + bh)
+    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    mask[ay - y0 : ay - y0 + ah, ax - x0 : ax - x0 + aw] |= a.mask
+    mask[by - y0 : by - y0 + bh, bx - x0 : bx - x0 + bw] |= b.mask
+    return Region((x0, y0, x1 - x0, y1 - y0), mask)
+
+
+def _split_wide(region: Region) -> list[Region]:
+    """A region much wider than tall, cut where touching digits touch
+    (``preprocess.split_touching``, the canvas's rule)."""
+    x, y, _, h = region.box
+    spans = split_touching(region.mask)
+    if len(spans) <= 1:
+        return [region]
+    return [_tight(Region((x + a, y, b - a, h), region.mask[:, a:b])) for a, b in spans]
+
+
+def _tight(region: Region) -> Region:
+    """The region with its box shrunk to its ink."""
+    ys, xs = np.nonzero(region.mask)
+    if len(xs) == 0:
+        return region
+    x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
+    x, y, _, _ = region.box
+    return Region((int(x + x0), int(y + y0), int(x1 - x0), int(y1 - y0)), region.mask[y0:y1, x0:x1], region.doubt)
+
+
+def reading_order(boxes: list[tuple[int, int, int, int]]) -> list[int]:
+    """Indices of ``boxes`` (x, y, w, h) in reading order: rows top to bottom, left to
+    right within a row. A box joins the row whose right-most box it overlaps
+    vertically by half the smaller height, so a tilted row stays one row."""
+    rows: list[list[int]] = []
+    for i in sorted(range(len(boxes)), key=lambda i: boxes[i][0]):
+        x, y, w, h = boxes[i]
+        best, best_overlap = None, 0.0
+        for row in rows:
+            rx, ry, rw, rh = boxes[row[-1]]
+            overlap = min(y + h, ry + rh) - max(y, ry)
+            if overlap >= 0.5 * min(h, rh) and overlap > best_overlap:
+                best, best_overlap = row, overlap
+        if best is None:
+            rows.append([i])
+        else:
+            best.append(i)
+    rows.sort(key=lambda row: np.mean([boxes[i][1] + boxes[i][3] / 2 for i in row]))
+    return [i for row in rows for i in row]

@@ -1,0 +1,78 @@
+"""What the app process keeps loaded for every page: the model, once per model version.
+
+Imports Streamlit (not the canvas component); page scripts in ``mnist_app/ui/pages``
+lay out widgets and call these.
+"""
+
+from __future__ import annotations
+
+import functools
+import gc
+
+import keras
+import streamlit as st
+
+from mnist_app.inference import Recognizer
+from mnist_app.model import MODEL_PATH, model_version, prefer_latency
+
+
+def _keep_keras_state_between_runs() -> None:
+    """Stop Streamlit from calling ``keras.backend.clear_session()`` after every script run.
+
+    Streamlit does that whenever Keras is imported, for apps that build a model per
+    run. This app builds none (the model is loaded once, see ``get_recognizer``), and
+    the call costs every rerun a full ``gc.collect()`` plus TensorFlow's kernel cache,
+    which the next prediction then rebuilds: measured ~320 ms + ~170 ms of a ~860 ms
+    rerun. It would also reset Keras's global state under another session's running
+    prediction. Only the app process imports this module.
+    """
+    keras.backend.clear_session = _no_session_reset
+
+
+def _no_session_reset(free_memory: bool = True) -> None:
+    """Stands in for ``keras.backend.clear_session`` in the app (see above)."""
+
+
+prefer_latency()  # before any TensorFlow op runs in the app process
+_keep_keras_state_between_runs()
+
+@functools.lru_cache(maxsize=8)
+def _file_version(path: str, mtime_ns: int, size: int) -> str:
+    return model_version(path)
+
+
+def current_model_version() -> str:
+    """``model.model_version`` of the model file, hashed again only when the file changes."""
+    try:
+        stat = MODEL_PATH.stat()
+    except FileNotFoundError:
+        return model_version(MODEL_PATH)  # raises the error that says how to get a model
+    return _file_version(str(MODEL_PATH), stat.st_mtime_ns, stat.st_size)
+
+
+@st.cache_resource(show_spinner="Loading the model...", max_entries=1)
+def _load_recognizer(version: str) -> Recognizer:
+    recognizer = Recognizer.from_file(MODEL_PATH)
+    recognizer.warm_up()
+    # A full garbage collection (Python's own, or Streamlit's after every script run
+    # unless runner.postScriptGC is off, as in .streamlit/config.toml) walks every
+    # object: with TensorFlow, Keras and the model loaded, ~400,000 of them, ~240 ms
+    # holding the GIL while every session waits. What is alive now lives as long as
+    # the process; out of the collector's sight, such a collection takes ~0 ms.
+    gc.freeze()
+    return recognizer
+
+
+def get_recognizer() -> Recognizer:
+    """The model, loaded and compiled once per model version: a retrained model file
+    is picked up on the next rerun; ``current_model_version()`` names the one returned."""
+    return _load_recognizer(current_model_version())
+
+
+def model_or_stop() -> Recognizer:
+    """The recognizer, or a clear message and a stopped page if there is no model."""
+    try:
+        return get_recognizer()
+    except FileNotFoundError as exc:
+        st.error(f"{exc}")
+        st.stop()
