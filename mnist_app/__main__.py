@@ -1,6 +1,7 @@
 """Command line.
 
-    python -m mnist_app evaluate [--json]          accuracy on the 10k MNIST test digits
+    python -m mnist_app evaluate [--set mnist|pen|scans|all] [--json]
+                                                   accuracy and confidence on a measuring set
     python -m mnist_app predict [--json] IMAGE...  read the digits in drawings and photos
     python -m mnist_app bench [--json]             latency of one drawing, by stage
 """
@@ -19,30 +20,29 @@ from mnist_app.model import MODEL_PATH
 
 
 def evaluate(args) -> int:
-    from mnist_app.data import load_mnist
-    from mnist_app.metrics import classification_report
-    from mnist_app.model import load_model, predict_probabilities
+    """Each chosen set read through the app's path, and by the plain baseline."""
+    from mnist_app.evaluation import SET_TITLES, SETS, evaluate_set, load_set
+    from mnist_app.inference import Recognizer
 
-    started = time.time()
-    _, (x_test, y_test) = load_mnist()
-    model = load_model(args.model)
-    probabilities = predict_probabilities(model, x_test.astype("float32") / 255)
-    report = classification_report(y_test, probabilities.argmax(axis=1))
-    seconds = time.time() - started
-    if args.json:
-        print(json.dumps({"model": str(args.model), **report, "seconds": round(seconds, 2)}))
-        return 0
-    print(f"model: {args.model}")
-    print(f"accuracy on the MNIST test set: {report['accuracy']:.2%} "
-          f"({report['n'] - report['errors']}/{report['n']}, {report['errors']} errors, {seconds:.1f} s)")
-    print("\ndigit  precision  recall     f1  support")
-    for row in report["per_class"]:
-        print(f"{row['digit']:>5}  {row['precision']:>9.4f}  {row['recall']:>6.4f}  "
-              f"{row['f1']:.4f}  {row['support']:>7}")
-    print("\nconfusion matrix (rows = true digit, columns = predicted):")
-    print("     " + "".join(f"{d:>6}" for d in range(10)))
-    for d, row in enumerate(report["confusion"]):
-        print(f"{d:>5}" + "".join(f"{v:>6}" for v in row))
+    recognizer = Recognizer.from_file(args.model)
+    for name in SETS if args.set == "all" else [args.set]:
+        started = time.time()
+        results = evaluate_set(recognizer, load_set(name, limit=args.limit))
+        summary = {"set": name, "model": str(args.model), **results["pipeline"].summary(),
+                   "baseline": results["baseline"].summary(), "seconds": round(time.time() - started, 2)}
+        if args.json:
+            print(json.dumps(summary))
+            continue
+        print(f"{SET_TITLES[name]} ({summary['n']:,}), model {args.model}, {summary['seconds']:.0f} s")
+        print("               accuracy  unsure  wrong but sure  calibration error")
+        for who, row in (("the app", summary), ("plain baseline", summary["baseline"])):
+            print(f"{who:<14} {row['accuracy']:>8.2%}  {row['unsure']:>6.2%}  {row['wrong_but_sure']:>14.2%}"
+                  f"  {row['calibration_error']:>17.4f}")
+        print("confusion matrix (rows = true digit, columns = read; last: not exactly one digit):")
+        print("     " + "".join(f"{d:>6}" for d in range(10)) + "  other")
+        for d, row in enumerate(summary["confusion"]):
+            print(f"{d:>5}" + "".join(f"{v:>6}" for v in row) + f"{summary['not_one_digit'][d]:>7}")
+        print()
     return 0
 
 
@@ -91,8 +91,11 @@ def predict(args) -> int:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mnist_app", description="Handwritten-digit recognizer")
     commands = parser.add_subparsers(dest="command", required=True)
-    p = commands.add_parser("evaluate", help="accuracy and confusion matrix on the 10k MNIST test digits")
-    p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    p = commands.add_parser("evaluate", help="accuracy, confidence and confusion on a measuring set")
+    p.add_argument("--set", choices=["mnist", "pen", "scans", "all"], default="mnist",
+                   help="MNIST test digits, held-out pen digits drawn as on the canvas, USPS scans, or all three")
+    p.add_argument("--limit", type=int, default=None, help="only the first N digits of each set")
+    p.add_argument("--json", action="store_true", help="one JSON object per set, one per line")
     p.add_argument("--model", type=Path, default=MODEL_PATH, help="model file (.keras)")
     p.set_defaults(run=evaluate)
     p = commands.add_parser("predict", help="read the digits in image files (drawings or pictures)")

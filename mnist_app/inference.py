@@ -205,6 +205,17 @@ class Recognizer:
         flags = self.looks_like_digit(top_logits, features)
         return Reading([DigitReading(c, p, bool(f)) for c, p, f in zip(crops, probabilities, flags)])
 
+    def read_many(self, crops_per_item: list[list[DigitCrop]]) -> list[Reading]:
+        """One Reading per item (a picture's crops), every crop in batched model calls."""
+        crops = [c for item in crops_per_item for c in item]
+        outputs = self.classify(np.stack([c.image for c in crops]) if crops else np.zeros((0, 28, 28)))
+        readings, start = [], 0
+        for item in crops_per_item:
+            end = start + len(item)
+            readings.append(self.readings(item, *(o[start:end] for o in outputs)))
+            start = end
+        return readings
+
     def predict_and_explain(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """One compiled call: probabilities float32 (n, 10), the input gradient of each
         image's top logit float32 (n, 28, 28), the top logits float32 (n,) and the

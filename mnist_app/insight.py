@@ -101,6 +101,18 @@ def report_matches(report: dict, confusion: np.ndarray) -> bool:
     return np.array_equal(np.asarray(report.get("test", {}).get("confusion", [])), confusion)
 
 
+def set_figures(report: dict | None) -> dict[str, dict | None]:
+    """Each measuring set's figures in the training report (``evaluation.SETS`` order):
+    ``report["sets"][name]`` as ``evaluation.SetResults.summary`` gives them; MNIST
+    falls back on the older reports' ``test`` entry (accuracy and n only); None where
+    the report has none."""
+    sets = (report or {}).get("sets", {})
+    figures = {name: sets.get(name) for name in ("mnist", "pen", "scans")}
+    if figures["mnist"] is None and "accuracy" in (report or {}).get("test", {}):
+        figures["mnist"] = {"accuracy": report["test"]["accuracy"], "n": report["test"]["n"]}
+    return figures
+
+
 def confusion_frame(matrix: np.ndarray) -> pd.DataFrame:
     """int (10, 10) matrix (rows true, columns predicted) -> one row per cell:
     true, predicted, count, share (of the true digit's row), diagonal."""

@@ -226,8 +226,9 @@ def group_digit_parts(stats: np.ndarray) -> list[list[int]]:
 def _touching_cut(mask: np.ndarray) -> int | None:
     """Where to cut a tight bool mask (h, w) much wider than tall into two touching
     digits: a column with less than half the ink of a typical column, away from the
-    ends, leaving two parts at least half the height tall (not a digit and its long
-    flourish) and not slivers. None when there is no such column."""
+    ends, crossing the ink once (two digits touch at one place; a column through a
+    wide 0 crosses it twice), leaving two parts at least half the height tall (not a
+    digit and its long flourish) and not slivers. None when there is no such column."""
     h, w = mask.shape
     if w <= 1.3 * h or w < 8:
         return None
@@ -241,10 +242,18 @@ def _touching_cut(mask: np.ndarray) -> int | None:
     for cut in lo + np.argsort(score, kind="stable")[:12]:
         if columns[cut] > 0.5 * typical:
             return None
+        if _ink_runs(mask[:, cut]) > 1:  # through a loop (a wide 0), not where two digits touch
+            continue
         left, right = ink_bbox(mask[:, :cut], 0), ink_bbox(mask[:, cut:], 0)
         if left and right and min(left[3], right[3]) >= 0.5 * h and min(left[2], right[2]) >= 0.15 * h:
             return int(cut)
     return None
+
+
+def _ink_runs(column: np.ndarray) -> int:
+    """How many separate runs of ink a bool (h,) column crosses."""
+    ink = np.asarray(column, bool)
+    return int(ink[0]) + int(np.count_nonzero(ink[1:] & ~ink[:-1]))
 
 
 def split_touching(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -273,8 +282,8 @@ def segment_digits(ink: np.ndarray, normalise_width: bool = True) -> list[DigitC
 
     ink: float32 (H, W) in [0, 1]. Connected components of the ink (8-connected),
     specks dropped, parts of one digit grouped (``group_digit_parts``), digits
-    written touching each other cut apart (``split_touching``), dots and scribbles
-    too small to be a digit dropped. Each digit is masked out of the image, its
+    written touching each other cut apart (``split_touching``), dots, scribbles and
+    marks too small to be a digit dropped. Each digit is masked out of the image, its
     stroke width normalised, and fitted MNIST-style into 28x28.
     Returns [] when there is nothing to read (no ink, or only a dot).
     """
@@ -301,10 +310,12 @@ def segment_digits(ink: np.ndarray, normalise_width: bool = True) -> list[DigitC
             _, top, _, height = ink_bbox(part, 0)
             pieces.append((int(x0 + a), int(y0 + top), part[top : top + height]))
     crops = []
+    tallest = max(piece.shape[0] for _, _, piece in pieces)
     for x0, y0, piece in pieces:
         h, w = piece.shape
-        # A dot or a tiny scribble: no longer than a couple of stroke widths.
-        if max(w, h) < max(6.0, 2.5 * width):
+        # A dot or a tiny scribble: no longer than a couple of stroke widths, or a
+        # mark under a third of the digits' height (a scan's sliver of its neighbour).
+        if max(w, h) < max(6.0, 2.5 * width, 0.3 * tallest):
             continue
         # Work on a crop around the digit; grow its mask a little so the
         # anti-aliased edges of the strokes come along.

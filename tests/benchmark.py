@@ -22,14 +22,18 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from mnist_app.evaluation import SET_TITLES
 from tests.browser_support import CANVAS, PREDICTION, ROOT, chromium, open_app, streamlit_server
 from tests.strokes import DIGIT_STROKES, place, render_strokes
 
 
+def cli_output(*args) -> str:
+    return subprocess.run([sys.executable, "-m", "mnist_app", *args], cwd=ROOT,
+                          capture_output=True, text=True, check=True).stdout
+
+
 def cli_json(*args) -> dict:
-    out = subprocess.run([sys.executable, "-m", "mnist_app", *args, "--json"], cwd=ROOT,
-                         capture_output=True, text=True, check=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    return json.loads(cli_output(*args, "--json").strip().splitlines()[-1])
 
 
 def cli_throughput(n_images: int) -> dict:
@@ -101,13 +105,20 @@ def main() -> None:
     parser.add_argument("--cli-images", type=int, default=1000, help="drawings for the CLI throughput")
     args = parser.parse_args()
 
-    evaluation = cli_json("evaluate")
+    sets = [json.loads(line) for line in cli_output("evaluate", "--set", "all", "--json").splitlines()
+            if line.startswith("{")]
+    evaluation = next(row for row in sets if row["set"] == "mnist")
     bench = cli_json("bench")
     throughput = cli_throughput(args.cli_images)
     browser = browser_round_trips(args.drawings)
 
-    rows = [
-        ("MNIST test accuracy (shipped model)", f"{evaluation['accuracy']:.2%} ({evaluation['n']} digits)"),
+    rows = []
+    for row in sets:
+        for who, figures in (("the app", row), ("plain baseline", row["baseline"])):
+            rows.append((f"{SET_TITLES[row['set']]} ({row['n']:,}), {who}: accuracy / unsure / wrong but sure / ECE",
+                         f"{figures['accuracy']:.2%} / {figures['unsure']:.1%} / {figures['wrong_but_sure']:.2%} / "
+                         f"{figures['calibration_error']:.3f}"))
+    rows += [
         ("one drawing: preprocess", f"{bench['preprocess_ms']:.2f} ms"),
         ("one drawing: predict", f"{bench['predict_ms']:.2f} ms"),
         ("one drawing: gradient saliency", f"{bench['saliency_gradient_ms']:.2f} ms"),
@@ -128,7 +139,8 @@ def main() -> None:
     print(f"\n{'measure':<{width}}  value\n{'-' * width}  {'-' * 30}")
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
-    print(json.dumps({"evaluate_accuracy": evaluation["accuracy"], **bench, "cli": throughput, "browser": browser}))
+    print(json.dumps({"evaluate_accuracy": evaluation["accuracy"], "sets": sets, **bench, "cli": throughput,
+                      "browser": browser}))
 
 
 if __name__ == "__main__":

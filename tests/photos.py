@@ -36,10 +36,11 @@ class PhotoSpec:
     angle: float = 0.0
     blur: float = 0.0
     quality: int = 85
+    wander: float = 0.0  # each digit sits up to this many digit heights above or below the one before
 
 
 def digit_ink(digit28: np.ndarray, height: float, threshold: float = 0.4) -> np.ndarray:
-    """An MNIST digit (uint8 (28, 28)) as pen ink ``height`` px tall: float32 (h, w) in
+    """A digit image (uint8 (h, w), ink bright: MNIST's 28x28 or a USPS 16x16) as pen ink ``height`` px tall: float32 (h, w) in
     [0, 1], cropped to the ink, with crisp anti-aliased edges like a real stroke."""
     image = np.asarray(digit28, np.float32) / 255
     ys, xs = np.nonzero(image > 0.1)
@@ -66,23 +67,34 @@ def compose_sheet(rng, digits: list[list[np.ndarray]], spec: PhotoSpec, height: 
     inks = [[digit_ink(d, height * rng.uniform(0.9, 1.1), rng.uniform(0.3, 0.5)) for d in row] for row in digits]
     row_widths = [sum(i.shape[1] for i in row) + height * 0.45 * (len(row) - 1) for row in inks]
     margin = int(height * rng.uniform(0.8, 1.6))
-    line_gap = height * 1.6
+    # A wandering line drifts up and down from digit to digit (a random walk, steps
+    # of up to ``wander`` heights), kept within ``drift`` of its baseline; rows stay
+    # apart by a clear band whatever their drift.
+    drift = min(1.0, 2 * spec.wander) * height
+    offsets = []
+    for row in inks:
+        walk = [0.0]
+        for _ in row[1:]:
+            step = rng.uniform(-spec.wander, spec.wander) * height if spec.wander else 0.0
+            walk.append(float(np.clip(walk[-1] + step, -drift, drift)))
+        offsets.append(np.array(walk) - np.mean(walk))
+    line_gap = height * 1.6 + 2 * drift
     width = int(max(row_widths) + 2 * margin + height * 0.5 * len(inks[0]))
-    sheet_h = int(2 * margin + height * 1.1 + line_gap * (len(inks) - 1))
+    sheet_h = int(2 * margin + height * 1.1 + 2 * drift + line_gap * (len(inks) - 1))
     paper = paper_texture(rng, sheet_h, width)
     ink_layer = np.zeros((sheet_h, width), np.float32)
     colour = np.float32(INKS[spec.ink]) + np.float32(rng.uniform(-10, 10, 3))
     for r, row in enumerate(inks):
-        baseline = margin + height * 1.05 + r * line_gap
+        baseline = margin + drift + height * 1.05 + r * line_gap
         if spec.ruled:
             y = int(baseline + rng.uniform(-0.55, 0.05) * height)  # under or through the digits
             thickness = int(rng.integers(1, 4))
             cv2.line(paper, (0, y), (width, y), tuple(float(c) for c in rng.uniform([140, 165, 200], [175, 195, 235])),
                      thickness, cv2.LINE_AA)
         x = margin + rng.uniform(0, height * 0.3)
-        for ink in row:
+        for ink, offset in zip(row, offsets[r]):
             h, w = ink.shape
-            top = int(baseline - h + rng.uniform(-0.06, 0.06) * height)
+            top = int(baseline + offset - h + rng.uniform(-0.06, 0.06) * height)
             left = int(x)
             region = ink_layer[top : top + h, left : left + w]
             np.maximum(region, ink[: region.shape[0], : region.shape[1]], out=region)
@@ -137,8 +149,9 @@ def jpeg_bytes(rgb: np.ndarray, quality: int = 85) -> bytes:
     return buffer.getvalue()
 
 
-def random_spec(rng, label: str, rows: int = 1) -> PhotoSpec:
+def random_spec(rng, label: str, rows: int = 1, wander: float = 0.0) -> PhotoSpec:
     return PhotoSpec(
+        wander=wander,
         label=label,
         rows=rows,
         ink=str(rng.choice(list(INKS), p=[0.6, 0.3, 0.1])),
@@ -158,13 +171,14 @@ def render(rng, digits: list[list[np.ndarray]], spec: PhotoSpec, height: float |
 
 
 def random_photo(rng, images: np.ndarray, labels: np.ndarray, count: int | None = None,
-                 rows: int = 1) -> tuple[bytes, PhotoSpec]:
+                 rows: int = 1, wander: float = 0.0) -> tuple[bytes, PhotoSpec]:
     """A random photo of ``count`` (1-6 when None) digits per row drawn from ``images``
-    (uint8 (n, 28, 28)) with ``labels``; returns the JPEG bytes and what it shows."""
+    (uint8 (n, h, w), ink bright) with ``labels``, on a line wandering by up to
+    ``wander`` digit heights from digit to digit; returns the JPEG bytes and what it shows."""
     count = int(rng.integers(1, 7)) if count is None else count
     picks = [rng.choice(len(images), count, replace=True) for _ in range(rows)]
     label = "".join(str(int(labels[i])) for row in picks for i in row)
-    spec = random_spec(rng, label, rows)
+    spec = random_spec(rng, label, rows, wander)
     return render(rng, [[images[i] for i in row] for row in picks], spec), spec
 
 

@@ -100,7 +100,7 @@ def test_clicking_a_cell_opens_its_gallery(model_page, cli_report, mnist):
         assert any("No test image" in i.value for i in model_page.info)
         return
     assert any(c.value.startswith(f"{count:,} image") for c in model_page.caption)
-    inspect = model_page.selectbox(key=f"cell_{t}_{p}_inspect_1")
+    inspect = model_page.selectbox(key=f"mnist_cell_{t}_{p}_inspect_1")
     assert len(inspect.options) == min(24, count)
     titles = [re.fullmatch(rf"#(\d+) {t}->{p} (\d+)%", option) for option in inspect.options]
     assert all(titles), inspect.options
@@ -111,11 +111,33 @@ def test_clicking_a_cell_opens_its_gallery(model_page, cli_report, mnist):
     inspect.set_value(0).run()
     assert not model_page.exception, model_page.exception
     assert any(m.value.startswith(f"**Test image #{titles[0].group(1)}**") for m in model_page.markdown)
-    model_page.session_state[f"cell_{t}_{p}_details_saliency"] = "gradient"
+    model_page.session_state[f"mnist_cell_{t}_{p}_details_saliency"] = "gradient"
     model_page.run()
     assert not model_page.exception, model_page.exception
     captions = [caption for element in model_page.get("image") for caption in element.captions]
     assert f"Saliency for '{p}'" in captions
+
+
+def test_the_page_switches_to_real_handwriting(model_page):
+    """The pen digits as the CLI reads them: the same accuracy, matrix and galleries."""
+    result = subprocess.run([sys.executable, "-m", "mnist_app", "evaluate", "--set", "pen", "--json"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    pen = json.loads(result.stdout.strip().splitlines()[-1])
+    model_page.session_state["measuring_set"] = "pen"
+    model_page.run()
+    assert not model_page.exception, model_page.exception
+    assert metric(model_page, "Accuracy") == f"{pen['accuracy']:.2%}"
+    assert metric(model_page, "Errors") == f"{pen['errors']:,}"
+    assert metric(model_page, "Wrong but shown as sure") == f"{pen['wrong_but_sure']:.1%}"
+    np.testing.assert_array_equal(shown_matrix(model_page), np.array(pen["confusion"]))
+    t, p = busiest_error_cell(pen["confusion"])
+    select_cell(model_page, "pen_confusion", t, p)
+    if pen["confusion"][t][p]:
+        inspect = model_page.selectbox(key=f"pen_cell_{t}_{p}_inspect_1")
+        assert all(re.fullmatch(rf"#\d+ {t}->{p} \d+%", option) for option in inspect.options)
+    model_page.session_state["measuring_set"] = "mnist"
+    model_page.run()
 
 
 def test_row_normalised_view_keeps_the_numbers(model_page, cli_report):

@@ -242,6 +242,17 @@ def test_reading_order_is_rows_top_to_bottom_then_left_to_right():
     assert reading_order(tilted) == list(range(6))
 
 
+def test_a_line_wandering_by_a_digits_height_stays_one_row():
+    # "83489" written rising and falling by up to a whole digit height between neighbours:
+    # no band without ink separates any two of them, so a person reads one line.
+    tops = [100, 40, 100, 160, 95]
+    assert reading_order([(i * 60, top, 45, 60) for i, top in enumerate(tops)]) == list(range(5))
+    # Two such rows, one clear band apart, still read row by row.
+    second = [(i * 60, top + 240, 45, 60) for i, top in enumerate(tops)]
+    boxes = second[:2] + [(i * 60, top, 45, 60) for i, top in enumerate(tops)] + second[2:]
+    assert reading_order(boxes) == [2, 3, 4, 5, 6, 0, 1, 7, 8, 9]
+
+
 def test_drawings_are_not_photos_and_go_the_canvas_way(mnist_test):
     x, _ = mnist_test
     canvas = paste(blank_canvas(), mnist_as_stroke(x[0], 200, 18), 200, 50)

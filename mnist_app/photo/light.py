@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 
 from mnist_app.photo.pixels import downscale, odd_size
+from mnist_app.photo.regions import digit_filling_the_picture
 from mnist_app.photo.threshold import threshold_ink
 from mnist_app.preprocess import stroke_width
 
@@ -65,21 +66,33 @@ def noise_floor(channel: np.ndarray, background: np.ndarray) -> np.ndarray:
 def ink_is_lighter(grey: np.ndarray) -> bool:
     """True when the ink is lighter than the paper (chalk on a board, a dark canvas).
 
-    grey: uint8 (H, W). The paper covers most of any neighbourhood a few strokes
-    wide, so a median over such a window (a quarter of the shorter side) is the
-    paper's brightness, and ink is what departs from it a lot; whichever sign more
-    pixels depart by wins. Only the middle of the photo counts (a sheet's corner
-    on a dark table departs "lighter" from a median of mostly table), and the
-    straight edge of a shadow hardly departs from a median at all. Dark ink wins
-    unless light ink is clearly commoner: light paper is far the commoner.
+    grey: uint8 (H, W). Two views must agree, since each alone is fooled:
+    - locally: the paper covers most of any neighbourhood a few strokes wide, so a
+      median over such a window (a quarter of the shorter side) is the paper's
+      brightness, and ink is what departs from it a lot. Only the middle of the
+      photo counts (a sheet's corner on a dark table departs "lighter" from a median
+      of mostly table), and the straight edge of a shadow hardly departs from a
+      median at all. A close-up fools it: where one fat digit fills the picture,
+      the window's median is ink and the paper departs "lighter";
+    - globally: the picture's own median is the paper wherever the paper is most of
+      the picture, as in any close-up or scan (a dark table around a small sheet
+      fools this one instead).
+    Whichever sign more pixels depart by wins each view; dark ink wins unless light
+    ink is clearly commoner in both: light paper is far the commoner.
     """
     small, _ = downscale(grey, 400)
     h, w = small.shape
     window = odd_size(np.clip(min(h, w) / 4, 9, max(h, w) / 5))
-    diff = small.astype(np.int16) - cv2.medianBlur(small, window).astype(np.int16)
-    middle = diff[h // 5 : h - h // 5, w // 5 : w - w // 5]
-    threshold = max(15.0, 5 * 1.4826 * float(np.median(np.abs(middle))))
-    return int((middle > threshold).sum()) > 1.5 * int((middle < -threshold).sum())
+    local = small.astype(np.int16) - cv2.medianBlur(small, window).astype(np.int16)
+    whole = small.astype(np.int16) - int(np.median(small))
+    return _departs_lighter(local[h // 5 : h - h // 5, w // 5 : w - w // 5]) and _departs_lighter(whole)
+
+
+def _departs_lighter(difference: np.ndarray) -> bool:
+    """Do clearly more pixels of int16 (h, w) ``difference`` (picture - paper) depart
+    upwards than downwards, by more than noise?"""
+    threshold = max(15.0, 5 * 1.4826 * float(np.median(np.abs(difference))))
+    return int((difference > threshold).sum()) > 1.5 * int((difference < -threshold).sum())
 
 
 def estimate_stroke_width(channel: np.ndarray) -> float:
@@ -87,24 +100,54 @@ def estimate_stroke_width(channel: np.ndarray) -> float:
 
     From a coarse pass (longest side 400 px) of the same flattening and threshold
     as the full pipeline, with a window a twelfth of the image: wider than any pen
-    stroke, narrow enough that few shadows fit in it. The median width over the
-    ink's area (a few specks count for little), leaving out pieces touching the
-    border (the table, the sheet's edge).
+    stroke in a photo of a page, narrow enough that few shadows fit in it. In a
+    close-up or a scan, one fat digit fills the picture and its strokes can be wider
+    than that window: the flattening then follows the stroke itself and only its two
+    edges read as ink, thin pieces. So while doubling the window (once or twice)
+    finds strokes much wider and more ink, or twice the ink, the wider window is the
+    right one.
     """
     small, scale = downscale(channel, 400)
     window = odd_size(max(small.shape) / 12)
+    windows = [odd_size(max(small.shape) / 12)]
+    while windows[-1] < max(small.shape) / 2:
+        windows.append(odd_size(2 * windows[-1]))
+    found = [_stroke_width_at(small, w) for w in windows]
+    width, area = found[0]
+    k = 0
+    while k + 1 < len(found):
+        # The next window, or the one after it (a fat stroke can still be in pieces at the next).
+        better = [j for j in (k + 1, k + 2)[: len(found) - k - 1]
+                  if found[j][0] > 1.5 * width and found[j][1] > 1.3 * area or found[j][1] > 2 * area]
+        if not better:
+            break
+        k = better[0]
+        width, area = found[k]
+    return max(1.0, width / scale) if width > 0 else 3.0
+
+
+def _stroke_width_at(small: np.ndarray, window: int) -> tuple[float, int]:
+    """The median stroke width over the ink's area (a few specks count for little)
+    and that area, of uint8 (h, w) ``small`` flattened with a ``window`` px window;
+    (0, 0) without ink. Pieces touching the border (the table, the sheet's edge)
+    are left out, but for a close-up's digit (``regions.digit_filling_the_picture``)
+    when it is most of the ink."""
     background = paper_background(small, window)
     mask = threshold_ink(darkness(small, background), noise_floor(small, background), window)
-    count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    strokes = []
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    inner, filling = [], []
     for i in range(1, count):
         x, y, w, h, area = (int(v) for v in stats[i])
-        if area < 12 or max(w, h) < 6 or x == 0 or y == 0 or x + w == small.shape[1] or y + h == small.shape[0]:
+        if area < 12 or max(w, h) < 6:
             continue
-        strokes.append((stroke_width(mask[y : y + h, x : x + w].astype(np.float32)), area))
+        piece = (labels[y : y + h, x : x + w] == i).astype(np.uint8)
+        if not (x == 0 or y == 0 or x + w == small.shape[1] or y + h == small.shape[0]):
+            inner.append((stroke_width(piece.astype(np.float32)), area))
+        elif digit_filling_the_picture(piece, (x, y, w, h), small.shape):
+            filling.append((stroke_width(piece.astype(np.float32)), area))
+    # A close-up: what touches the edge is most of the ink (see regions.find_regions).
+    strokes = sorted(filling if sum(a for _, a in filling) > 2 * sum(a for _, a in inner) else inner)
     if not strokes:
-        return 3.0
-    strokes.sort()
+        return 0.0, 0
     cumulative = np.cumsum([a for _, a in strokes])
-    median = strokes[int(np.searchsorted(cumulative, cumulative[-1] / 2))][0]
-    return max(1.0, median / scale)
+    return strokes[int(np.searchsorted(cumulative, cumulative[-1] / 2))][0], int(cumulative[-1])

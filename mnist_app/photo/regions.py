@@ -46,7 +46,7 @@ def find_regions(mask: np.ndarray, stroke_px: float) -> tuple[list[Region], list
         return x < margin or y < margin or x + w > w_img - margin or y + h > h_img - margin
 
     min_area = max(6.0, 1.5 * stroke_px * stroke_px)
-    keep = []
+    keep, filling = [], []  # filling: at the edge, but like a close-up's digit
     for i in range(1, count):
         box = tuple(int(v) for v in stats[i, :4])
         area = int(stats[i, 4])
@@ -55,9 +55,19 @@ def find_regions(mask: np.ndarray, stroke_px: float) -> tuple[list[Region], list
                 dropped.append((box, "speck"))
         elif touches_edge(box) and (box[2] > 0.5 * w_img or box[3] > 0.5 * h_img or
                                     min(box[2], box[3]) <= 2 * stroke_px and max(box[2], box[3]) >= 5 * stroke_px):
-            dropped.append((box, "edge of the sheet"))  # or a sliver of the table beyond it
+            if digit_filling_the_picture(_component_ink(labels, i, box, mask), box, mask.shape):
+                filling.append(i)
+            else:
+                dropped.append((box, "edge of the sheet"))  # or a sliver of the table beyond it
         else:
             keep.append(i)
+    # A close-up: what touches the edge is most of the ink, not the table around a
+    # page of digits.
+    close_up = sum(stats[i, 4] for i in filling) > 2 * sum(stats[i, 4] for i in keep)
+    if close_up:
+        keep += filling
+    else:
+        dropped += [(tuple(int(v) for v in stats[i, :4]), "edge of the sheet") for i in filling]
     if not keep:
         return [], dropped
     # Typical digit height before grouping, so that digits in two rows, one above
@@ -70,7 +80,11 @@ def find_regions(mask: np.ndarray, stroke_px: float) -> tuple[list[Region], list
         members = [keep[g] for g in group]
         top = min(stats[m, 1] for m in members)
         bottom = max(stats[m, 1] + stats[m, 3] for m in members)
-        grouped.extend([members] if bottom - top <= 1.5 * rough_height else [[m] for m in members])
+        # Two digits one above the other span twice the taller one; a digit's parts
+        # (a 5's hat over its body) span less than 1.6 times its taller part.
+        tallest_part = max(stats[m, 3] for m in members)
+        one_digit = bottom - top <= max(1.5 * rough_height, 1.6 * tallest_part)
+        grouped.extend([members] if one_digit else [[m] for m in members])
     groups = []
     for members in grouped:
         x0 = min(stats[m, 0] for m in members)
@@ -91,11 +105,13 @@ def find_regions(mask: np.ndarray, stroke_px: float) -> tuple[list[Region], list
         fill = r.mask.sum() / max(1, w * h)
         if max(w, h) < 0.3 * height or h < 0.25 * height:
             dropped.append((r.box, "speck or dash"))
-        elif touches_edge(r.box) and not (0.5 * height < h < 1.6 * height and w < 1.6 * h and 0.12 < fill < 0.5):
+        elif touches_edge(r.box) and not (0.5 * height < h < 1.6 * height and w < 1.6 * h and 0.12 < fill < 0.5
+                                          or close_up and digit_filling_the_picture(r.mask, r.box, mask.shape)):
             dropped.append((r.box, "edge of the sheet"))
         elif max(w, h) > 1.3 * height and _thickness(r.mask) < 2.5 * stroke_px:
             dropped.append((r.box, "straight line"))
-        elif near_edge(r.box) and max(w, h) > 4 * stroke_px and _thickness(r.mask) < 1.5 * stroke_px:
+        elif near_edge(r.box) and max(w, h) > 4 * stroke_px and _thickness(r.mask) < 1.5 * stroke_px \
+                and not (close_up and digit_filling_the_picture(r.mask, r.box, mask.shape)):
             dropped.append((r.box, "edge of the sheet"))  # a sliver of table along it
         elif h < 0.6 * height and _widest_point(r.mask) > 2.2 * stroke_px:
             dropped.append((r.box, "solid patch"))  # a wedge of table or shadow, not pen strokes
@@ -117,6 +133,51 @@ def find_regions(mask: np.ndarray, stroke_px: float) -> tuple[list[Region], list
         elif fill > 0.7 and min(w, h) > 4 * stroke_px:
             r.doubt = "a solid blob, not pen strokes"
     return regions, dropped
+
+
+def digit_filling_the_picture(piece: np.ndarray, box, picture_shape) -> bool:
+    """Is this piece of ink touching the picture's edge a close-up's digit, not the
+    table, a shadow or the sheet's edge?
+
+    piece: uint8 (h, w) 0/1, its ink in ``box`` (x, y, w, h) of a picture of
+    ``picture_shape`` (H, W). A digit filling a close-up spans over half the picture's
+    height or width, is shaped like a digit (from a 1 to a wide 2) and is made of pen
+    strokes, which leave much of their convex hull empty or enclose a loop (a wedge of
+    table or shadow fills its hull and has no hole). A 1 fills its hull, like a sliver of table, but stands away from
+    the picture's sides, where the table's slivers run.
+    """
+    x, y, w, h = box
+    height, width = picture_shape
+    # Where the piece meets the picture's edge: a digit touches it with a stroke's end
+    # or a curve's extreme; the table around a sheet runs along it.
+    contacts = [piece[:, 0].sum() / height if x <= 1 else 0, piece[0].sum() / width if y <= 1 else 0,
+                piece[:, -1].sum() / height if x + w >= width - 1 else 0,
+                piece[-1].sum() / width if y + h >= height - 1 else 0]
+    if sum(contacts) > 1.0 or max(contacts) > 0.8 or not (h > 0.5 * height or w > 0.5 * width) \
+            or not 0.1 * h < w < 2 * h:
+        return False
+    if w < 0.35 * h:  # a 1
+        return x > 0.1 * width and x + w < 0.9 * width
+    fill = piece.sum() / max(1, w * h)
+    points = cv2.findNonZero(piece)
+    hull = cv2.contourArea(cv2.convexHull(points)) if points is not None else 0.0
+    return 0.12 < fill < 0.65 and (piece.sum() < 0.88 * max(hull, 1.0) or _has_a_hole(piece))
+
+
+def _has_a_hole(piece: np.ndarray) -> bool:
+    """Does the uint8 0/1 ink enclose paper (the loop of a 0, 6, 8, 9 or 4): more than a
+    speck, less than half its box (the table framing a sheet encloses the sheet)?"""
+    contours, hierarchy = cv2.findContours(piece, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    if hierarchy is None:
+        return False
+    holes = [c for c, h in zip(contours, hierarchy[0]) if h[3] >= 0]
+    return any(0.01 * piece.sum() <= cv2.contourArea(c) <= 0.45 * piece.size for c in holes)
+
+
+def _component_ink(labels: np.ndarray, index: int, box, mask: np.ndarray) -> np.ndarray:
+    """uint8 (h, w) 0/1: the ink of mask under component ``index`` of ``labels``, in its box."""
+    x, y, w, h = box
+    return ((labels[y : y + h, x : x + w] == index) & (mask[y : y + h, x : x + w] > 0)).astype(np.uint8)
 
 
 def _widest_point(mask: np.ndarray) -> float:
@@ -193,16 +254,23 @@ def _tight(region: Region) -> Region:
 
 def reading_order(boxes: list[tuple[int, int, int, int]]) -> list[int]:
     """Indices of ``boxes`` (x, y, w, h) in reading order: rows top to bottom, left to
-    right within a row. A box joins the row whose right-most box it overlaps
-    vertically by half the smaller height, so a tilted row stays one row."""
+    right within a row, as a person sees lines.
+
+    Left to right, each box continues the row whose right-most box is its neighbour:
+    the two overlap vertically, or the band between them is under a quarter of the
+    taller one's height. So a line that wanders up and down by about a digit's
+    height from one digit to the next, or a tilted line, stays one row, and a new
+    row starts only below a clear band with no ink. Among several such rows, the
+    one it overlaps most (or is nearest to) wins.
+    """
     rows: list[list[int]] = []
-    for i in sorted(range(len(boxes)), key=lambda i: boxes[i][0]):
+    for i in sorted(range(len(boxes)), key=lambda i: boxes[i][0] + boxes[i][2] / 2):
         x, y, w, h = boxes[i]
-        best, best_overlap = None, 0.0
+        best, best_overlap = None, -np.inf
         for row in rows:
             rx, ry, rw, rh = boxes[row[-1]]
-            overlap = min(y + h, ry + rh) - max(y, ry)
-            if overlap >= 0.5 * min(h, rh) and overlap > best_overlap:
+            overlap = min(y + h, ry + rh) - max(y, ry)  # negative: the band between them
+            if overlap > -0.25 * max(h, rh) and overlap > best_overlap:
                 best, best_overlap = row, overlap
         if best is None:
             rows.append([i])

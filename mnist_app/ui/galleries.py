@@ -1,5 +1,5 @@
-"""Streamlit building blocks for looking into the model: the MNIST test-set results of
-the loaded model (computed once per model version), the clickable confusion matrix
+"""Streamlit building blocks for looking into the model: what the loaded model reads in
+each measuring set (computed once per model version), the clickable confusion matrix
 and paged image galleries. Used by the Model and Your digits pages.
 """
 
@@ -14,11 +14,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from mnist_app.data import load_mnist
+from mnist_app.evaluation import SET_TITLES, LabelledPictures, SetResults, evaluate_set, load_set
 from mnist_app.feedback import FeedbackStore
 from mnist_app.inference import Recognizer
 from mnist_app.insight import confusion_frame, page_bounds, page_count, selected_cell
-from mnist_app.model import predict_probabilities
 from mnist_app.ui import widgets
 from mnist_app.visual import enlarge, gallery_grid, saliency_on_input
 
@@ -26,51 +25,34 @@ CELL_SELECTION = "cell"
 DIAGONAL_COLOUR = "#e6e6e6"
 
 
-# --- the MNIST test set through the loaded model -----------------------------------------
-@st.cache_resource(show_spinner="Loading the MNIST test set...")
-def mnist_test_set() -> tuple[np.ndarray, np.ndarray]:
-    """x: uint8 (10000, 28, 28); y: uint8 (10000,)."""
-    _, (x_test, y_test) = load_mnist()
-    return x_test, y_test
+# --- a measuring set through the loaded model ------------------------------------------
+@st.cache_resource(show_spinner=False)
+def measuring_set(name: str) -> LabelledPictures:
+    """The set as it reaches the app (``evaluation.load_set``), loaded once per process."""
+    return load_set(name)
 
 
-@st.cache_resource(show_spinner=False, max_entries=2)
-def _results_for(version: str) -> dict:
-    """Per model version: a lock and, once computed, the test-set probabilities."""
+@st.cache_resource(show_spinner=False, max_entries=6)
+def _results_for(version: str, name: str) -> dict:
+    """Per model version and set: a lock and, once computed, what was read."""
     return {"lock": threading.Lock()}
 
 
-@dataclass(frozen=True)
-class TestSetResults:
-    """The loaded model on the MNIST test set. probabilities: float32 (n, 10);
-    y_true, y_pred: int64 (n,); confidence: float32 (n,), of the digit read."""
-
-    probabilities: np.ndarray
-    y_true: np.ndarray
-
-    @property
-    def y_pred(self) -> np.ndarray:
-        return self.probabilities.argmax(axis=1)
-
-    @property
-    def confidence(self) -> np.ndarray:
-        return self.probabilities.max(axis=1)
-
-
-def mnist_test_results(recognizer: Recognizer, version: str) -> TestSetResults:
-    """The model's probabilities on the 10k test digits, computed once per model version
-    with a progress bar (the same chunked call as ``python -m mnist_app evaluate``)."""
-    x_test, y_test = mnist_test_set()
-    cached = _results_for(version)
+def set_results(recognizer: Recognizer, version: str, name: str) -> SetResults:
+    """What the loaded model reads in set ``name`` through the app's own path (the same
+    as ``python -m mnist_app evaluate --set NAME``), computed once per model version
+    and set, with a progress bar."""
+    cached = _results_for(version, name)
     with cached["lock"]:  # a second session waits for the first one's result
-        if "probabilities" not in cached:
-            text = f"Reading the {len(x_test):,} MNIST test digits with this model..."
+        if "results" not in cached:
+            with st.spinner(f"Loading {SET_TITLES[name]}..."):
+                pictures = measuring_set(name)
+            text = f"Reading {SET_TITLES[name]} ({len(pictures.labels):,}) with this model..."
             bar = st.progress(0.0, text=text)
-            cached["probabilities"] = predict_probabilities(
-                recognizer.model, x_test.astype(np.float32) / 255,
-                on_progress=lambda done: bar.progress(done, text=text))
+            cached["results"] = evaluate_set(recognizer, pictures, baseline=False,
+                                             on_progress=lambda done: bar.progress(done, text=text))["pipeline"]
             bar.empty()
-    return TestSetResults(cached["probabilities"], y_test.astype(np.int64))
+    return cached["results"]
 
 
 # --- the confusion matrix ---------------------------------------------------------------
@@ -198,26 +180,31 @@ def image_details(recognizer: Recognizer, image: np.ndarray, probabilities: np.n
         st.markdown(widgets.SALIENCY_LEGEND)
 
 
-def test_set_gallery(recognizer: Recognizer, results: TestSetResults, indices: np.ndarray, key: str,
-                     columns: int = 6) -> None:
-    """A paged gallery of the MNIST test images at int ``indices``, each inspectable."""
-    x_test, _ = mnist_test_set()
+def set_gallery(recognizer: Recognizer, name: str, results: SetResults, indices: np.ndarray, key: str,
+                columns: int = 6) -> None:
+    """A paged gallery of the model's inputs for the items at int ``indices`` of set
+    ``name``, each inspectable."""
 
     def fetch(start: int, stop: int) -> GalleryItems:
         chosen = indices[start:stop]
         return GalleryItems(
-            images=x_test[chosen].astype(np.float32) / 255,
+            images=results.images[chosen],
             probabilities=results.probabilities[chosen],
-            true_labels=results.y_true[chosen],
+            true_labels=results.labels[chosen].astype(np.int64),
             ids=[int(i) for i in chosen],
-            titles=[gallery_title(int(results.y_true[i]), results.probabilities[i], f"#{i} ")
+            titles=[gallery_title(int(results.labels[i]), results.probabilities[i], f"#{i} ")
                     for i in chosen],
         )
 
     items, chosen = paged_gallery(key, len(indices), fetch, columns=columns)
     if chosen is not None:
-        st.markdown(f"**Test image #{items.ids[chosen]}**: true {items.true_labels[chosen]}, "
-                    f"read {int(np.argmax(items.probabilities[chosen]))}")
+        i = items.ids[chosen]
+        if results.predicted[i] >= 0:
+            read = str(int(results.predicted[i]))
+        else:
+            read = "more than one digit" if results.probabilities[i].any() else "nothing"
+        st.markdown(f"**{'Test image' if name == 'mnist' else 'Item'} #{i}**: true {items.true_labels[chosen]}, "
+                    f"read {read}")
         image_details(recognizer, items.images[chosen], items.probabilities[chosen], key=f"{key}_details")
 
 
