@@ -1,7 +1,8 @@
 """Train the digit recognizer on MNIST and save it, with its report, into assets/.
 
 The story: load the data (verified against its checksums) -> carve a validation
-split out of the 60k training digits -> add writing styles MNIST lacks -> train a
+split out of the 60k training digits -> add writing styles MNIST lacks and real pen
+digits drawn as on the canvas (a part of them held out) -> train a
 few CNN members with random warps and stroke widths, each selected on validation
 accuracy -> average them into one model -> evaluate once on the 10k test digits ->
 save the model, a JSON report and a PNG of the training curves.
@@ -26,6 +27,7 @@ import numpy as np
 from mnist_app import ASSETS_DIR
 from mnist_app.data import load_mnist, mnist_md5s
 from mnist_app.feedback import FeedbackStore, default_db_path, training_split
+from mnist_app.handwriting import load_pen_digits, pen_split, pen_training_inputs
 from mnist_app.metrics import classification_report
 from mnist_app.plots import plot_training_curves
 
@@ -35,7 +37,7 @@ FEEDBACK_REPEAT = 10
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--epochs", type=int, default=30, help="maximum epochs per member")
+    p.add_argument("--epochs", type=int, default=20, help="maximum epochs per member")
     p.add_argument("--members", type=int, default=None,
                    help="ensemble size, members trained one after another (default 3; 1 with --quick)")
     p.add_argument("--batch-size", type=int, default=128)
@@ -45,6 +47,8 @@ def parse_args(argv=None):
     p.add_argument("--patience", type=int, default=8, help="early-stopping patience in epochs")
     p.add_argument("--style-fraction", type=float, default=0.25,
                    help="fraction of 7s / 1s copied with a crossbar / flag")
+    p.add_argument("--pen-renders", type=int, default=3,
+                   help="canvas renders of each training pen digit (random size, aspect, slant, pen)")
     p.add_argument("--out", type=Path, default=ASSETS_DIR, help="output folder")
     p.add_argument("--grow", type=Path, metavar="MODEL",
                    help="keep the members of this saved ensemble (and their history, from the "
@@ -74,35 +78,106 @@ def split_train_validation(x, y, val_size: int, seed: int):
     return (x[train_idx], y[train_idx]), (x[val_idx], y[val_idx])
 
 
-CALIBRATION_DIGITS = 30000  # training digits the feature statistics are fitted on
+CALIBRATION_DIGITS = 30000  # MNIST training digits the feature statistics are fitted on
 
 
-def calibrate(model, x_train, y_train, x_val_f, out: Path) -> dict:
-    """The "looks like a digit" checks, fitted on training digits and thresholded on the
-    validation split: the top logit that 99.5% of validation digits exceed, and the
-    feature statistics (``mnist_app.novelty``), saved beside the model. Returns the
-    report's "calibration" entry."""
-    from mnist_app.inference import Recognizer, calibrate_min_top_logit
+def calibrate(model, fit_digits, fit_labels, x_val_f, y_val, out: Path, pen_limit: int | None = None) -> dict:
+    """Fit what the app shows about its confidence on digits the network was not
+    trained on, and save the feature statistics beside the model. Returns the report's
+    "calibration" entry.
+
+    The "looks like a digit" checks: feature statistics (``mnist_app.novelty``) fitted
+    on ``fit_digits`` uint8 (n, 28, 28) (training digits, MNIST's and pen renders), and
+    the top logit and feature distance that 99.5% of the held-out digits stay within.
+    Then the temperature and the unsure threshold (``mnist_app.calibration``). Held
+    out: the MNIST validation split x_val_f float32 (m, 28, 28), y_val, and the pen
+    digits' calibration part (its first ``pen_limit``), drawn and read as on the Draw page.
+    """
+    from mnist_app.calibration import MAX_WRONG_BUT_SURE, fit_temperature, fit_unsure_below, wrong_but_sure_share
+    from mnist_app.evaluation import PEN_CALIBRATION, LabelledPictures, load_set, pipeline_crops, read_crops
+    from mnist_app.inference import Recognizer
     from mnist_app.novelty import FEATURE_STATS_NAME, HELD_OUT_PERCENTILE, fit_feature_density
 
-    density = fit_feature_density(model, x_train[:CALIBRATION_DIGITS].astype(np.float32) / 255,
-                                  y_train[:CALIBRATION_DIGITS], x_val_f)
+    pen = load_set(PEN_CALIBRATION, limit=pen_limit)
+    pen_crops = pipeline_crops(pen)
+    one_digit = [i for i, crops in enumerate(pen_crops) if len(crops) == 1]
+    pen_images = np.stack([pen_crops[i][0].image for i in one_digit])
+    held_out = np.concatenate([x_val_f, pen_images])
+    density = fit_feature_density(model, fit_digits.astype(np.float32) / 255, fit_labels, held_out)
     density.save(out / FEATURE_STATS_NAME)
-    return {"min_top_logit": calibrate_min_top_logit(Recognizer(model), x_val_f),
-            "percentile_of_validation_digits": 100 - HELD_OUT_PERCENTILE,
-            "feature_stats": FEATURE_STATS_NAME, "max_feature_distance": density.max_distance}
+    _, top_logits, _ = Recognizer(model).classify(held_out)
+    min_top_logit = float(np.percentile(top_logits, 100 - HELD_OUT_PERCENTILE))
+
+    checks = Recognizer(model, min_top_logit=min_top_logit, density=density)
+    temperature = fit_temperature([(checks.raw_logits(x_val_f), y_val),
+                                   (checks.raw_logits(pen_images), pen.labels[one_digit])])
+    # Unsure only by the checks (threshold 0), to choose the threshold on the confidence.
+    calibrated = Recognizer(model, min_top_logit=min_top_logit, density=density,
+                            temperature=temperature, unsure_below=0.0)
+    mnist_crops = pipeline_crops(LabelledPictures("mnist_validation", list(x_val_f), y_val, "mnist"))
+    readings = {"mnist_validation": read_crops(calibrated, mnist_crops, y_val),
+                PEN_CALIBRATION: read_crops(calibrated, pen_crops, pen.labels)}
+    held = [(r.confidence, r.correct, ~r.sure) for r in readings.values()]
+    unsure_below = fit_unsure_below(held)
+    return {"min_top_logit": min_top_logit, "percentile_of_validation_digits": 100 - HELD_OUT_PERCENTILE,
+            "feature_stats": FEATURE_STATS_NAME, "max_feature_distance": density.max_distance,
+            "temperature": temperature, "unsure_below": unsure_below, "max_wrong_but_sure": MAX_WRONG_BUT_SURE,
+            "held_out": {name: {"n": int(len(r.labels)), "accuracy": float(r.correct.mean()),
+                                "unsure": float(((~r.sure) | (r.confidence < unsure_below)).mean()),
+                                "wrong_but_sure": wrong_but_sure_share(r.confidence, r.correct, ~r.sure,
+                                                                       unsure_below)}
+                         for name, r in readings.items()}}
+
+
+def measure_real_sets(model, calibration: dict, out: Path, limit: int | None = None) -> dict:
+    """Each measuring set read through the app's own path by the model with its
+    calibration, as ``python -m mnist_app evaluate --set all`` reads them once the
+    report is saved (the first ``limit`` digits of each with a limit): the report's "sets"."""
+    from mnist_app.evaluation import SETS, evaluate_set, load_set
+    from mnist_app.inference import Recognizer
+    from mnist_app.novelty import FeatureDensity
+
+    recognizer = Recognizer(model, min_top_logit=calibration["min_top_logit"],
+                            density=FeatureDensity.load(out / calibration["feature_stats"]))
+    sets = {}
+    for name in SETS:
+        results = evaluate_set(recognizer, load_set(name, limit=limit))
+        sets[name] = {**results["pipeline"].summary(), "baseline": results["baseline"].summary()}
+        print(f"{name}: accuracy {sets[name]['accuracy']:.4f}, unsure {sets[name]['unsure']:.3f}, "
+              f"wrong but sure {sets[name]['wrong_but_sure']:.4f} (plain baseline {sets[name]['baseline']['accuracy']:.4f})")
+    return sets
+
+
+def pen_training_count(args) -> int:
+    """How many pen digits train: the training part of ``pen_split`` (300 with --quick)."""
+    train, _, _ = pen_split(len(load_pen_digits()[1]))
+    return min(len(train), 300) if args.quick else len(train)
+
+
+def pen_training_renders(args, renders: int) -> tuple[np.ndarray, np.ndarray]:
+    """Real pen digits by writers outside MNIST, each drawn ``renders`` times as on the
+    canvas at random sizes, aspects, slants and pen widths and read through the Draw
+    page's own path: uint8 (n, 28, 28), uint8 (n,)."""
+    points, labels = load_pen_digits()
+    train = pen_split(len(labels))[0][: pen_training_count(args)]
+    return pen_training_inputs(points[train], labels[train], renders, args.seed)
 
 
 def recalibrate(args) -> dict:
-    """--calibrate-only: refit the checks of the saved model in ``args.out``."""
+    """--calibrate-only: refit the checks of the saved model in ``args.out`` and measure
+    it again on every set."""
     from mnist_app.model import load_model
 
     (x_all, y_all), _ = load_mnist()
-    (x_train, y_train), (x_val, _) = split_train_validation(x_all, y_all, args.val_size, args.seed)
+    (x_train, y_train), (x_val, y_val) = split_train_validation(x_all, y_all, args.val_size, args.seed)
+    x_pen, y_pen = pen_training_renders(args, renders=1)
     report_path = args.out / "report.json"
     report = json.loads(report_path.read_text())
-    report["calibration"] = calibrate(load_model(args.out / "model.keras"), x_train, y_train,
-                                      x_val.astype(np.float32) / 255, args.out)
+    model = load_model(args.out / "model.keras")
+    report["calibration"] = calibrate(model, np.concatenate([x_train[:CALIBRATION_DIGITS], x_pen]),
+                                      np.concatenate([y_train[:CALIBRATION_DIGITS], y_pen]),
+                                      x_val.astype(np.float32) / 255, y_val, args.out)
+    report["sets"] = measure_real_sets(model, report["calibration"], args.out)
     report_path.write_text(json.dumps(report, indent=1))
     print(f"calibration of {args.out / 'model.keras'}: {report['calibration']}")
     return report
@@ -129,8 +204,10 @@ def main(argv=None):
     if args.quick:
         x_train, y_train = x_train[:2000], y_train[:2000]
     x_styled, y_styled = add_writing_styles(x_train, y_train, args.style_fraction, args.seed)
-    x_train = np.concatenate([x_train, x_styled])
-    y_train = np.concatenate([y_train, y_styled])
+    x_pen, y_pen = pen_training_renders(args, args.pen_renders)
+    x_mnist, y_mnist = x_train, y_train
+    x_train = np.concatenate([x_train, x_styled, x_pen])
+    y_train = np.concatenate([y_train, y_styled, y_pen])
     if args.include_feedback:
         # Users' digits join the training split only; repeated, so a few hundred of
         # them weigh against 55k MNIST digits.
@@ -139,7 +216,8 @@ def main(argv=None):
         y_train = np.concatenate([y_train, np.repeat(y_users, FEEDBACK_REPEAT, axis=0)])
         print(f"feedback: {len(x_users)} user digits (x{FEEDBACK_REPEAT}) added to training, "
               f"{len(x_users_held)} held out")
-    print(f"train {len(x_train)} (incl. {len(x_styled)} styled 7s/1s), "
+    print(f"train {len(x_train)} (incl. {len(x_styled)} styled 7s/1s, {len(x_pen)} renders of "
+          f"{pen_training_count(args)} pen digits), "
           f"validation {len(x_val)}, test {len(x_test)}")
 
     def as_input(x):  # uint8 (n, 28, 28) -> float32 (n, 28, 28, 1) in [0, 1]
@@ -215,13 +293,17 @@ def main(argv=None):
     model_path = args.out / "model.keras"
     model.save(model_path)
     # Inputs beyond these are flagged as "does not look like a digit".
-    calibration = calibrate(model, x_train, y_train, x_val_f, args.out)
+    calibration = calibrate(model, np.concatenate([x_mnist[:CALIBRATION_DIGITS], x_pen]),
+                            np.concatenate([y_mnist[:CALIBRATION_DIGITS], y_pen]), x_val_f, y_val, args.out,
+                            pen_limit=200 if args.quick else None)
     full = {
         "model_file": model_path.name,
         "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "test": report,
         "validation_accuracy": val_acc,
         "calibration": calibration,
+        # MNIST test digits, held-out pen digits, USPS scans, read as the app reads them.
+        "sets": measure_real_sets(model, calibration, args.out, limit=200 if args.quick else None),
         "member_validation_accuracy": member_val_acc,
         "architecture": {
             "members": args.members,
@@ -238,6 +320,8 @@ def main(argv=None):
             "grown_from": str(args.grow) if args.grow else None,
             "train_size": int(len(x_train)),
             "styled_extra": int(len(x_styled)),
+            "pen_digits": pen_training_count(args),
+            "pen_renders": int(len(x_pen)),
             "validation_size": int(len(x_val)),
             "quick": args.quick,
             "wall_time_s": round(wall, 1),

@@ -31,6 +31,8 @@ from mnist_app.photo import crops_from_picture
 from mnist_app.preprocess import DigitCrop, Placement, fit_to_mnist, ink_from_picture, segment_digits
 
 SETS = ("mnist", "pen", "scans")
+# Not a measuring set: the pen digits kept out of training to fit the confidence on.
+PEN_CALIBRATION = "pen_calibration"
 SET_TITLES = {"mnist": "MNIST test digits", "pen": "Pen digits (held out)", "scans": "USPS scans"}
 BASELINE_THRESHOLD = 0.25
 CALIBRATION_BINS = 15
@@ -54,19 +56,20 @@ class LabelledPictures:
 
 
 def load_set(name: str, limit: int | None = None, seed: int = 0) -> LabelledPictures:
-    """The set ``name`` (one of ``SETS``), its first ``limit`` items (all with None)."""
+    """The set ``name`` (one of ``SETS``, or ``PEN_CALIBRATION``), its first ``limit``
+    items (all with None)."""
     if name == "mnist":
         from mnist_app.data import load_mnist
 
         _, (x_test, y_test) = load_mnist()
         x, y = x_test[:limit], y_test[:limit]
         return LabelledPictures(name, list(x.astype(np.float32) / 255), y, "mnist")
-    if name == "pen":
+    if name in ("pen", PEN_CALIBRATION):
         points, labels = load_pen_digits()
-        _, _, held_out = pen_split(len(labels))
-        held_out = held_out[:limit]
-        pictures = [render_pen_digit(points[i], _item_rng(seed, int(i))) for i in held_out]
-        return LabelledPictures(name, pictures, labels[held_out], "drawing")
+        _, calibration, held_out = pen_split(len(labels))
+        part = (held_out if name == "pen" else calibration)[:limit]
+        pictures = [render_pen_digit(points[i], _item_rng(seed, int(i))) for i in part]
+        return LabelledPictures(name, pictures, labels[part], "drawing")
     if name == "scans":
         ink, labels = load_usps_digits()
         ink, labels = ink[:limit], labels[:limit]

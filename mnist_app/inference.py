@@ -24,7 +24,8 @@ SALIENCY_METHODS = ("gradient", "smoothgrad", "integrated")
 SMOOTHGRAD_SAMPLES = 25
 SMOOTHGRAD_NOISE = 0.15
 INTEGRATED_STEPS = 32
-# Below this top probability the app says it is unsure and shows the top two.
+# Below this top probability the app says it is unsure and shows the top two, unless
+# the model's calibration (report.json) fitted another threshold.
 UNSURE_BELOW = 0.70
 
 _IMAGES = tf.TensorSpec([None, 28, 28], tf.float32)
@@ -45,6 +46,7 @@ class DigitReading:
     crop: DigitCrop
     probabilities: np.ndarray
     looks_like_digit: bool = True
+    unsure_below: float = UNSURE_BELOW
 
     @property
     def digit(self) -> int:
@@ -63,7 +65,7 @@ class DigitReading:
     def unsure(self) -> bool:
         """Low confidence, an input unlike any digit the model knows, or a region
         whose size or shape does not look like a digit."""
-        return self.confidence < UNSURE_BELOW or not self.looks_like_digit or self.crop.doubt is not None
+        return self.confidence < self.unsure_below or not self.looks_like_digit or self.crop.doubt is not None
 
 
 @dataclass
@@ -114,15 +116,23 @@ class Recognizer:
     a digit (None: no such check), normally the model report's calibration value.
     density: inputs whose features lie outside it are flagged too (None: no such
     check), normally ``novelty.load_feature_density`` of the model file.
+    temperature: the logits are divided by it before the softmax (temperature scaling,
+    fitted on held-out real digits so the probabilities shown match how often such
+    readings are right); the top logits and the saliency use the raw logits.
+    unsure_below: readings less probable than this are flagged unsure.
     """
 
-    def __init__(self, model, min_top_logit: float | None = None, density: FeatureDensity | None = None):
+    def __init__(self, model, min_top_logit: float | None = None, density: FeatureDensity | None = None,
+                 temperature: float = 1.0, unsure_below: float = UNSURE_BELOW):
         self.model = model
         self.min_top_logit = min_top_logit
         self.density = density
+        self.temperature = float(temperature)
+        self.unsure_below = float(unsure_below)
         self.logits = logits_model(model)
         # With a density, the features come out of the same forward pass as the logits.
         self.logits_and_features = logits_and_features_model(model) if density is not None else None
+        self._raw_logits = tf.function(lambda images: self._forward(images)[0], input_signature=[_IMAGES])
         self._predict = tf.function(self._predict_graph, input_signature=[_IMAGES])
         self._predict_explain = tf.function(self._predict_explain_graph, input_signature=[_IMAGES])
         self._gradient = tf.function(self._gradient_graph, input_signature=[_IMAGES, _CLASS])
@@ -131,10 +141,13 @@ class Recognizer:
 
     @classmethod
     def from_file(cls, model_path) -> "Recognizer":
-        """The model file with its calibration beside it: the top-logit threshold from
-        report.json and the feature statistics (either may be missing: no such check)."""
-        return cls(load_model(model_path), min_top_logit=load_calibration(model_path),
-                   density=load_feature_density(model_path))
+        """The model file with its calibration beside it: the top-logit threshold, the
+        temperature and the unsure threshold from report.json and the feature statistics
+        (any may be missing: no such check, or the defaults)."""
+        calibration = load_calibration(model_path)
+        return cls(load_model(model_path), min_top_logit=calibration.get("min_top_logit"),
+                   density=load_feature_density(model_path), temperature=calibration.get("temperature", 1.0),
+                   unsure_below=calibration.get("unsure_below", UNSURE_BELOW))
 
     # --- graphs (traced once each) ---------------------------------------------
     def _forward(self, images):
@@ -146,7 +159,7 @@ class Recognizer:
 
     def _predict_graph(self, images):
         logits, features = self._forward(images)
-        return tf.nn.softmax(logits), tf.reduce_max(logits, axis=1), features
+        return tf.nn.softmax(logits / self.temperature), tf.reduce_max(logits, axis=1), features
 
     def _predict_explain_graph(self, images):
         # One forward pass gives the probabilities and the gradient of each image's
@@ -155,7 +168,7 @@ class Recognizer:
             tape.watch(images)
             logits, features = self._forward(images)
             top = tf.reduce_max(logits, axis=1)
-        return tf.nn.softmax(logits), tape.gradient(top, images), top, features
+        return tf.nn.softmax(logits / self.temperature), tape.gradient(top, images), top, features
 
     def _gradient_graph(self, images, digit):
         with tf.GradientTape() as tape:
@@ -189,6 +202,14 @@ class Recognizer:
                  for i in range(0, len(images), batch_size)]
         return tuple(np.concatenate([part[k] for part in parts]) for k in range(3))
 
+    def raw_logits(self, images: np.ndarray, batch_size: int = 2048) -> np.ndarray:
+        """float32 (n, 28, 28) -> the network's logits float32 (n, 10), before the
+        temperature: what the calibration is fitted on."""
+        images = np.asarray(images, np.float32)
+        parts = [self._raw_logits(tf.constant(images[i : i + batch_size])).numpy()
+                 for i in range(0, len(images), batch_size)]
+        return np.concatenate(parts) if parts else np.zeros((0, 10), np.float32)
+
     def looks_like_digit(self, top_logits: np.ndarray, features: np.ndarray | None = None) -> np.ndarray:
         """bool (n,): which inputs are in the range of real digits, by their top logit
         and, with a ``density``, their features float32 (n, d)."""
@@ -203,7 +224,8 @@ class Recognizer:
                  features: np.ndarray | None = None) -> Reading:
         """Assemble a Reading from crops and their model outputs."""
         flags = self.looks_like_digit(top_logits, features)
-        return Reading([DigitReading(c, p, bool(f)) for c, p, f in zip(crops, probabilities, flags)])
+        return Reading([DigitReading(c, p, bool(f), self.unsure_below)
+                        for c, p, f in zip(crops, probabilities, flags)])
 
     def read_many(self, crops_per_item: list[list[DigitCrop]]) -> list[Reading]:
         """One Reading per item (a picture's crops), every crop in batched model calls."""

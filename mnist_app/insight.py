@@ -85,6 +85,10 @@ def model_card(report: dict) -> list[tuple[str, str]]:
         share = calibration.get("percentile_of_validation_digits", 0.5)
         lines.append(("Flagged as not a digit", " or ".join(checks)
                       + f"; each check flags {share:g}% of validation digits"))
+    if "temperature" in calibration:
+        lines.append(("Confidence", f"logits divided by a temperature of {calibration['temperature']:.2f} "
+                                    "(fitted on held-out real digits); flagged unsure below "
+                                    f"{calibration.get('unsure_below', 0.7):.0%}"))
     feedback = report.get("feedback")
     if feedback:
         held_out = feedback.get("held_out", {})

@@ -135,16 +135,18 @@ def model_version(path: Path | str = MODEL_PATH) -> str:
     return digest.hexdigest()[:12]
 
 
-def load_calibration(model_path: Path | str = MODEL_PATH) -> float | None:
-    """The "looks like a digit" threshold on the top logit, from the report.json
-    beside the model file, or None when the report or the value is missing."""
+def load_calibration(model_path: Path | str = MODEL_PATH) -> dict[str, float]:
+    """The numeric calibration values from the report.json beside the model file
+    ("min_top_logit", "temperature", "unsure_below", where present), {} when the
+    report or its calibration is missing or unreadable."""
     import json
 
     try:
-        report = json.loads(Path(model_path).with_name("report.json").read_text())
-        return float(report["calibration"]["min_top_logit"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+        calibration = json.loads(Path(model_path).with_name("report.json").read_text())["calibration"]
+        return {k: float(calibration[k]) for k in ("min_top_logit", "temperature", "unsure_below")
+                if isinstance(calibration.get(k), (int, float))}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
 
 
 def predict_probabilities(model: keras.Model, images: np.ndarray, batch_size: int = 1000,

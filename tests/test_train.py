@@ -34,9 +34,16 @@ def test_quick_training_writes_a_loadable_model_and_a_report(tmp_path):
 
     recognizer = Recognizer.from_file(tmp_path / "model.keras")  # with the feature statistics written beside it
     assert recognizer.density is not None and report["calibration"]["max_feature_distance"] > 0
+    assert recognizer.temperature == report["calibration"]["temperature"]
+    assert recognizer.unsure_below == report["calibration"]["unsure_below"]
     probabilities, top_logits, features = recognizer.classify(x)
     assert features.shape == (2, 128) and recognizer.looks_like_digit(top_logits, features).shape == (2,)
     assert report["training"]["seed"] == 7
+    assert 0.25 <= report["calibration"]["temperature"] <= 10 and 0.5 <= report["calibration"]["unsure_below"] <= 0.99
+    assert report["calibration"]["held_out"]["pen_calibration"]["n"] == 200
+    assert set(report["sets"]) == {"mnist", "pen", "scans"}
+    assert all(report["sets"][name]["n"] == 200 and 0 <= report["sets"][name]["wrong_but_sure"] <= 1
+               for name in report["sets"])
     assert len(report["training"]["history"][0]["val_accuracy"]) == report["training"]["epochs_run"][0]
     assert set(report["versions"]) >= {"tensorflow", "keras", "numpy"}
     assert report["data_md5"]["t10k-labels-idx1-ubyte.gz"] == "27ae3e4e09519cfbb04c329615203637"

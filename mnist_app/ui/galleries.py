@@ -116,6 +116,28 @@ def confusion_matrix_widget(matrix: np.ndarray, key: str) -> tuple[int, int] | N
     return selected_cell(state, CELL_SELECTION)
 
 
+# --- the reliability diagram --------------------------------------------------------------
+def reliability_chart(points: list[dict], height: int = 300) -> alt.LayerChart:
+    """The reliability diagram of ``evaluation.reliability`` points: per confidence bin,
+    how often the readings shown with that confidence were right (bars spanning the
+    bin), against the diagonal where the confidence shown is exactly how often such
+    readings are right. Bars below it are over-confident."""
+    data = pd.DataFrame(points, columns=["low", "high", "confidence", "accuracy", "count"])
+    scale = alt.Scale(domain=[0, 1])
+    bars = alt.Chart(data, height=height).mark_rect(color="#4c78a8", opacity=0.85).encode(
+        x=alt.X("low:Q", scale=scale, title="Confidence shown", axis=alt.Axis(format="%")),
+        x2="high:Q", y=alt.Y("accuracy:Q", scale=scale, title="Read right", axis=alt.Axis(format="%")),
+        y2=alt.datum(0),
+        tooltip=[alt.Tooltip("low:Q", title="From", format=".0%"), alt.Tooltip("high:Q", title="To", format=".0%"),
+                 alt.Tooltip("confidence:Q", title="Mean confidence", format=".1%"),
+                 alt.Tooltip("accuracy:Q", title="Read right", format=".1%"),
+                 alt.Tooltip("count:Q", title="Readings", format=",")],
+    )
+    diagonal = alt.Chart(pd.DataFrame({"x": [0.0, 1.0]})).mark_line(color="#d62728", strokeDash=[5, 4]).encode(
+        x=alt.X("x:Q", scale=scale), y=alt.Y("x:Q", scale=scale))
+    return alt.layer(bars, diagonal)
+
+
 # --- galleries ----------------------------------------------------------------------------
 @dataclass
 class GalleryItems:

@@ -7,7 +7,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from mnist_app.inference import UNSURE_BELOW, Reading
+from mnist_app.inference import Reading
 
 SALIENCY_LABELS = {
     "gradient": "Gradient (fastest)",
@@ -75,5 +75,5 @@ def unsure_notes(reading: Reading) -> list[str]:
                              f"its best guesses are {a} ({pa:.0%}) and {b} ({pb:.0%}).")
             else:
                 notes.append(f"{where}not sure - it looks like a {a} ({pa:.0%}) or a {b} ({pb:.0%}). "
-                             f"Below {UNSURE_BELOW:.0%} confidence the model may be wrong.")
+                             f"Below {d.unsure_below:.0%} confidence the model may be wrong.")
     return notes

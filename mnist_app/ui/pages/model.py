@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from mnist_app.evaluation import SET_TITLES, SETS
+from mnist_app.evaluation import SET_TITLES, SETS, reliability
 from mnist_app.insight import (ReportError, cell_indices, confident_mistakes, model_card, read_report,
                                report_matches, set_figures)
 from mnist_app.model import REPORT_PATH
@@ -52,6 +52,20 @@ live[3].metric("Wrong but shown as sure", f"{summary['wrong_but_sure']:.1%}",
 live[4].metric("Calibration error", f"{summary['calibration_error']:.3f}",
                help="Expected calibration error: how far the confidence shown is from how often such "
                     "readings are right, averaged over the readings (0 is perfectly honest).")
+
+st.subheader("How sure, how right")
+diagram_column, meaning_column = st.columns([3, 2], gap="large")
+with diagram_column:
+    st.altair_chart(galleries.reliability_chart(reliability(results.confidence, results.correct)),
+                    width="stretch")
+with meaning_column:
+    st.markdown(f"**Unsure** means the app shows a reading with a warning and its two best guesses, because "
+                f"the model gives it less than {recognizer.unsure_below:.0%} probability or the input does not "
+                "look like the digits it learned from.")
+    st.caption("Each bar: the readings of this set shown with that confidence, and how often they were "
+               "right. On the dashed diagonal the confidence shown is exactly how often such readings are "
+               "right; bars below it are over-confident. The confidence is calibrated on held-out real "
+               "digits, never on these.")
 
 card_column, classes_column = st.columns([1, 1], gap="large")
 with card_column:
