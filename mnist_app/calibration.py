@@ -1,8 +1,7 @@
 """Honest confidence: the probabilities shown should be how often such readings are right.
 
 A network trained with cross-entropy is over-confident on inputs unlike its training
-digits: before this calibration, 18% of the held-out pen digits came back wrong and
-shown as sure. Two numbers, both fitted on held-out real digits (the MNIST validation
+digits: the MNIST-only model showed 18% of the held-out pen digits wrong and as sure. Two numbers, both fitted on held-out real digits (the MNIST validation
 split and the pen digits' calibration part, never a measuring set), fix what is shown:
 
 - the **temperature** T (Guo et al., "On Calibration of Modern Neural Networks",

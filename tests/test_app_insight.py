@@ -143,8 +143,10 @@ def test_the_page_switches_to_real_handwriting(model_page):
 def test_row_normalised_view_keeps_the_numbers(model_page, cli_report):
     model_page.toggle(key="mnist_confusion_normalised").set_value(True).run()
     assert not model_page.exception, model_page.exception
-    spec = model_page.get("vega_lite_chart")[0].proto.spec
+    charts = [chart.proto.spec for chart in model_page.get("vega_lite_chart")]
+    spec = next(spec for spec in charts if "Predicted digit" in spec)
     assert "share" in spec
+    assert any("Confidence shown" in spec for spec in charts)  # the reliability diagram
     np.testing.assert_array_equal(shown_matrix(model_page), np.array(cli_report["confusion"]))
     model_page.toggle(key="mnist_confusion_normalised").set_value(False).run()
 

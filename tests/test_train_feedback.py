@@ -33,8 +33,9 @@ def test_quick_training_with_feedback_reports_accuracy_on_users_digits(tmp_path,
     assert held_out["n"] == 4 and 0.0 <= held_out["accuracy"] <= 1.0
     assert np.array(held_out["confusion"]).sum(axis=1)[y_test[[4, 9, 14, 19]]].all()
     assert report["test"]["n"] == 10000  # MNIST's test set is reported as before, separately
-    # 2,000 MNIST digits (plus styled copies) and 16 user digits repeated.
-    assert report["training"]["train_size"] == 2000 + report["training"]["styled_extra"] + 16 * feedback["repeat"]
+    # 2,000 MNIST digits (plus styled copies), pen renders and 16 user digits repeated.
+    training = report["training"]
+    assert training["train_size"] == 2000 + training["styled_extra"] + training["pen_renders"] + 16 * feedback["repeat"]
 
 
 def test_feedback_is_off_by_default_and_the_flag_alone_uses_the_default_store(monkeypatch, tmp_path):

@@ -40,6 +40,10 @@ def find_regions(mask: np.ndarray, stroke_px: float) -> tuple[list[Region], list
         x, y, w, h = box
         return x <= 1 or y <= 1 or x + w >= w_img - 1 or y + h >= h_img - 1
 
+    def in_a_corner(box) -> bool:  # touching two sides that meet
+        x, y, w, h = box
+        return (x <= 1 or x + w >= w_img - 1) and (y <= 1 or y + h >= h_img - 1)
+
     def near_edge(box) -> bool:
         x, y, w, h = box
         margin = 0.05 * min(w_img, h_img)
@@ -106,7 +110,10 @@ def find_regions(mask: np.ndarray, stroke_px: float) -> tuple[list[Region], list
         if max(w, h) < 0.3 * height or h < 0.25 * height:
             dropped.append((r.box, "speck or dash"))
         elif touches_edge(r.box) and not (0.5 * height < h < 1.6 * height and w < 1.6 * h and 0.12 < fill < 0.5
+                                          and not in_a_corner(r.box)
                                           or close_up and digit_filling_the_picture(r.mask, r.box, mask.shape)):
+            # In a corner, a digit-sized piece is the table or a shadow's edge, not a digit cut
+            # by the frame, unless it fills a close-up.
             dropped.append((r.box, "edge of the sheet"))
         elif max(w, h) > 1.3 * height and _thickness(r.mask) < 2.5 * stroke_px:
             dropped.append((r.box, "straight line"))
