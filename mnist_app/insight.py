@@ -53,8 +53,8 @@ def model_card(report: dict) -> list[tuple[str, str]]:
     test = report.get("test", {})
     if "member" in architecture:
         members = architecture.get("members", 1)
-        lines.append(("Architecture", f"ensemble of {members} CNN{'s' if members != 1 else ''}, "
-                                      f"each {architecture['member']}"))
+        lines.append(("Architecture", f"one CNN, {architecture['member'].removesuffix('; logits averaged')}"
+                      if members == 1 else f"ensemble of {members} CNNs, each {architecture['member']}"))
     if "parameters" in architecture:
         lines.append(("Parameters", f"{architecture['parameters']:,}"))
     if "trained_at" in report:

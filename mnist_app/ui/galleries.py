@@ -120,8 +120,9 @@ def confusion_matrix_widget(matrix: np.ndarray, key: str) -> tuple[int, int] | N
 def reliability_chart(points: list[dict], height: int = 300) -> alt.LayerChart:
     """The reliability diagram of ``evaluation.reliability`` points: per confidence bin,
     how often the readings shown with that confidence were right (bars spanning the
-    bin), against the diagonal where the confidence shown is exactly how often such
-    readings are right. Bars below it are over-confident."""
+    bin, labelled with how many readings each holds), against the diagonal where the
+    confidence shown is exactly how often such readings are right. Bars below it are
+    over-confident."""
     data = pd.DataFrame(points, columns=["low", "high", "confidence", "accuracy", "count"])
     scale = alt.Scale(domain=[0, 1])
     bars = alt.Chart(data, height=height).mark_rect(color="#4c78a8", opacity=0.85).encode(
@@ -133,9 +134,13 @@ def reliability_chart(points: list[dict], height: int = 300) -> alt.LayerChart:
                  alt.Tooltip("accuracy:Q", title="Read right", format=".1%"),
                  alt.Tooltip("count:Q", title="Readings", format=",")],
     )
+    # A bin of 3 readings says little: each bar is labelled with how many it holds.
+    counts = alt.Chart(data).mark_text(dy=-6, fontSize=11, color="#333333").encode(
+        x=alt.X("centre:Q", scale=scale), y=alt.Y("accuracy:Q", scale=scale), text=alt.Text("count:Q", format=","),
+    ).transform_calculate(centre="(datum.low + datum.high) / 2")
     diagonal = alt.Chart(pd.DataFrame({"x": [0.0, 1.0]})).mark_line(color="#d62728", strokeDash=[5, 4]).encode(
         x=alt.X("x:Q", scale=scale), y=alt.Y("x:Q", scale=scale))
-    return alt.layer(bars, diagonal)
+    return alt.layer(bars, counts, diagonal)
 
 
 # --- galleries ----------------------------------------------------------------------------

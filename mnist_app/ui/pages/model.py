@@ -62,8 +62,8 @@ with meaning_column:
     st.markdown(f"**Unsure** means the app shows a reading with a warning and its two best guesses, because "
                 f"the model gives it less than {recognizer.unsure_below:.0%} probability or the input does not "
                 "look like the digits it learned from.")
-    st.caption("Each bar: the readings of this set shown with that confidence, and how often they were "
-               "right. On the dashed diagonal the confidence shown is exactly how often such readings are "
+    st.caption("Each bar: the readings of this set shown with that confidence (their number above it), and "
+               "how often they were right. On the dashed diagonal the confidence shown is exactly how often such readings are "
                "right; bars below it are over-confident. The confidence is calibrated on held-out real "
                "digits, never on these.")
 
