@@ -105,12 +105,11 @@ def calibrate(model, fit_digits, fit_labels, x_val_f, y_val, out: Path, pen_limi
     held_out = np.concatenate([x_val_f, pen_images])
     density = fit_feature_density(model, fit_digits.astype(np.float32) / 255, fit_labels, held_out)
     density.save(out / FEATURE_STATS_NAME)
-    _, top_logits, _ = Recognizer(model).classify(held_out)
+    network = Recognizer(model)
+    val_logits, pen_logits = network.raw_logits(x_val_f), network.raw_logits(pen_images)
+    top_logits = np.concatenate([val_logits, pen_logits]).max(axis=1)
     min_top_logit = float(np.percentile(top_logits, 100 - HELD_OUT_PERCENTILE))
-
-    checks = Recognizer(model, min_top_logit=min_top_logit, density=density)
-    temperature = fit_temperature([(checks.raw_logits(x_val_f), y_val),
-                                   (checks.raw_logits(pen_images), pen.labels[one_digit])])
+    temperature = fit_temperature([(val_logits, y_val), (pen_logits, pen.labels[one_digit])])
     # Unsure only by the checks (threshold 0), to choose the threshold on the confidence.
     calibrated = Recognizer(model, min_top_logit=min_top_logit, density=density,
                             temperature=temperature, unsure_below=0.0)
@@ -149,19 +148,16 @@ def measure_real_sets(model, calibration: dict, out: Path, limit: int | None = N
     return sets
 
 
-def pen_training_count(args) -> int:
-    """How many pen digits train: the training part of ``pen_split`` (300 with --quick)."""
-    train, _, _ = pen_split(len(load_pen_digits()[1]))
-    return min(len(train), 300) if args.quick else len(train)
-
-
-def pen_training_renders(args, renders: int) -> tuple[np.ndarray, np.ndarray]:
-    """Real pen digits by writers outside MNIST, each drawn ``renders`` times as on the
-    canvas at random sizes, aspects, slants and pen widths and read through the Draw
-    page's own path: uint8 (n, 28, 28), uint8 (n,)."""
+def pen_training_renders(args, renders: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Real pen digits by writers outside MNIST (the training part of ``pen_split``,
+    its first 300 with --quick), each drawn ``renders`` times as on the canvas at random
+    sizes, aspects, slants and pen widths and read through the Draw page's own path:
+    uint8 (n, 28, 28), uint8 (n,), and how many pen digits were drawn."""
     points, labels = load_pen_digits()
-    train = pen_split(len(labels))[0][: pen_training_count(args)]
-    return pen_training_inputs(points[train], labels[train], renders, args.seed)
+    train = pen_split(len(labels))[0]
+    if args.quick:
+        train = train[:300]
+    return (*pen_training_inputs(points[train], labels[train], renders, args.seed), len(train))
 
 
 def recalibrate(args) -> dict:
@@ -171,7 +167,7 @@ def recalibrate(args) -> dict:
 
     (x_all, y_all), _ = load_mnist()
     (x_train, y_train), (x_val, y_val) = split_train_validation(x_all, y_all, args.val_size, args.seed)
-    x_pen, y_pen = pen_training_renders(args, renders=1)
+    x_pen, y_pen, _ = pen_training_renders(args, renders=1)
     report_path = args.out / "report.json"
     report = json.loads(report_path.read_text())
     model = load_model(args.out / "model.keras")
@@ -205,7 +201,7 @@ def main(argv=None):
     if args.quick:
         x_train, y_train = x_train[:2000], y_train[:2000]
     x_styled, y_styled = add_writing_styles(x_train, y_train, args.style_fraction, args.seed)
-    x_pen, y_pen = pen_training_renders(args, args.pen_renders)
+    x_pen, y_pen, pen_digits = pen_training_renders(args, args.pen_renders)
     x_mnist, y_mnist = x_train, y_train
     x_train = np.concatenate([x_train, x_styled, x_pen])
     y_train = np.concatenate([y_train, y_styled, y_pen])
@@ -218,7 +214,7 @@ def main(argv=None):
         print(f"feedback: {len(x_users)} user digits (x{FEEDBACK_REPEAT}) added to training, "
               f"{len(x_users_held)} held out")
     print(f"train {len(x_train)} (incl. {len(x_styled)} styled 7s/1s, {len(x_pen)} renders of "
-          f"{pen_training_count(args)} pen digits), "
+          f"{pen_digits} pen digits), "
           f"validation {len(x_val)}, test {len(x_test)}")
 
     def as_input(x):  # uint8 (n, 28, 28) -> float32 (n, 28, 28, 1) in [0, 1]
@@ -321,7 +317,7 @@ def main(argv=None):
             "grown_from": str(args.grow) if args.grow else None,
             "train_size": int(len(x_train)),
             "styled_extra": int(len(x_styled)),
-            "pen_digits": pen_training_count(args),
+            "pen_digits": pen_digits,
             "pen_renders": int(len(x_pen)),
             "validation_size": int(len(x_val)),
             "quick": args.quick,
