@@ -208,7 +208,9 @@ def streamlit_server(app: str = "app.py", env: dict[str, str] | None = None, log
                 *(arg for name, value in (options or {}).items() for arg in (f"--{name}", value)),
             ],
             cwd=ROOT,
-            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1", **(env or {})},
+            # MALLOC_ARENA_MAX as ``make run`` starts the app (see the Makefile).
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1", "MALLOC_ARENA_MAX": "2",
+                 **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # own process group, so teardown can stop it all

@@ -494,17 +494,26 @@ class LoadReport:
         times = [t for name, ts in self.tally.latencies_ms.items() if action in (None, name) for t in ts]
         return float(np.percentile(times, q)) if times else float("nan")
 
-    def memory_trend(self, from_fraction: float = 0.5) -> tuple[float, float, float, int]:
+    def memory_trend(self, from_fraction: float = 0.5, window_s: float = 5.0) -> tuple[float, float, float, int]:
         """The app's memory over the last ``1 - from_fraction`` of the run: (RSS MB at
-        its start, at the end, the least-squares growth in KB per action, actions in it).
-        A leak grows with every request; a bounded process levels off, so its slope there
-        is about zero once caches are full and closed sessions expire."""
+        its start, at the end, the growth in KB per action, actions in it).
+
+        A leak raises the floor the memory returns to between requests; a photo being
+        read lifts it for a moment by tens of MB. So the growth is the least-squares
+        slope of each ``window_s`` window's lowest sample, not of every sample: on a
+        bounded process it is about zero once caches are full and closed sessions expire."""
         start_s = from_fraction * self.memory_mb[-1][0]
         tail = [sample for sample in self.memory_mb if sample[0] >= start_s]
-        actions = np.array([a for _, _, a in tail], float)
-        rss = np.array([m for _, m, _ in tail], float)
-        slope = np.polyfit(actions, rss, 1)[0] * 1024 if len(tail) > 2 and np.ptp(actions) > 0 else float("nan")
-        return rss[0], rss[-1], float(slope), int(actions[-1] - actions[0])
+        windows: dict[int, tuple[float, float, int]] = {}
+        for sample in tail:
+            window = int((sample[0] - start_s) // window_s)
+            if window not in windows or sample[1] < windows[window][1]:
+                windows[window] = sample
+        floor_actions = np.array([a for _, _, a in windows.values()], float)
+        floor_rss = np.array([m for _, m, _ in windows.values()], float)
+        slope = (np.polyfit(floor_actions, floor_rss, 1)[0] * 1024
+                 if len(windows) > 2 and np.ptp(floor_actions) > 0 else float("nan"))
+        return tail[0][1], tail[-1][1], float(slope), int(tail[-1][2] - tail[0][2])
 
     def table(self) -> str:
         t = self.tally
@@ -528,7 +537,7 @@ class LoadReport:
             rows += [("app memory: start, half-way, end, peak",
                       f"{start:.0f}, {middle:.0f}, {end:.0f}, {peak:.0f} MB"),
                      ("app memory trend over the second half",
-                      f"{slope:+.1f} KB per action (least squares, {actions} actions)")]
+                      f"{slope:+.1f} KB per action (lowest of each 5 s, least squares, {actions} actions)")]
         width = max(len(name) for name, _ in rows)
         lines = [f"{'load test':<{width}}  value", f"{'-' * width}  {'-' * 30}"]
         lines += [f"{name:<{width}}  {value}" for name, value in rows]

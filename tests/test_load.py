@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from tests.browser_support import ARTIFACTS, streamlit_server
-from tests.load import PREDICTION, SAVED, AppSession, load_test, make_drawings
+from tests.load import PREDICTION, SAVED, AppSession, LoadReport, Tally, load_test, make_drawings
 
 CLIENTS = 10
-DURATION_S = 90  # memory levels off after ~30 s (photo cache full, closed sessions expiring)
+DURATION_S = 120  # memory levels off after ~60-90 s (photo cache full, closed sessions expiring)
 SESSION_TTL_S = 10  # closed sessions expire within the run, so memory can level off
 MAX_GROWTH_KB_PER_ACTION = 50  # a leak of 50 KB a request is 0.5 GB per 10,000 requests
 
@@ -37,6 +37,18 @@ def test_ten_users_at_once_are_all_served_and_nothing_is_lost():
     _, _, growth_kb_per_action, actions = report.memory_trend()
     assert actions > 200, report.table()
     assert growth_kb_per_action < MAX_GROWTH_KB_PER_ACTION, report.table()
+
+
+@pytest.mark.parametrize("leak_kb_per_action", [0, 100])
+def test_the_memory_trend_sees_a_leak_through_the_spikes_of_reading_photos(leak_kb_per_action):
+    rng = np.random.default_rng(0)
+    seconds = np.arange(0, 90, 0.5)
+    actions = (seconds * 15).astype(int)
+    floor_mb = 900 + leak_kb_per_action * actions / 1024
+    spikes_mb = np.where(rng.random(len(seconds)) < 0.3, rng.uniform(10, 60, len(seconds)), 0)
+    samples = list(zip(seconds, floor_mb + spikes_mb + rng.normal(0, 1, len(seconds)), actions))
+    _, _, slope, _ = LoadReport(1, 90, Tally(), samples, 0).memory_trend()
+    assert slope == pytest.approx(leak_kb_per_action, abs=10)
 
 
 # --- a feedback store that cannot be written ---------------------------------------------
