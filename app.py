@@ -8,6 +8,9 @@ from pathlib import Path
 
 import streamlit as st
 
+from mnist_app.ui.operator import operator_secret
+from mnist_app.ui.profile import current_profile
+
 PAGES = Path(__file__).parent / "mnist_app" / "ui" / "pages"
 
 st.set_page_config(page_title="Digit recognizer", page_icon="✍️", layout="wide")
@@ -19,10 +22,14 @@ st.markdown(
     </style>""",
     unsafe_allow_html=True,
 )
-navigation = st.navigation([
+pages = [
     st.Page(PAGES / "draw.py", title="Draw", icon=":material/draw:", default=True),
     st.Page(PAGES / "photo.py", title="Photo", icon=":material/photo_camera:"),
     st.Page(PAGES / "your_digits.py", title="Your digits", icon=":material/collections_bookmark:"),
     st.Page(PAGES / "model.py", title="Model", icon=":material/insights:"),
-])
+]
+if operator_secret():  # offered only where an operator secret is set
+    pages.append(st.Page(PAGES / "operator.py", title="Operator", icon=":material/admin_panel_settings:"))
+navigation = st.navigation(pages)
+current_profile()  # every page keeps the visitor's profile in the address
 navigation.run()

@@ -2,7 +2,14 @@
 
 Every answer holds the 28x28 input the model saw, the original crop of the drawing
 or photo, what the model read, what the digit really is, the ten probabilities,
-the model version, the time (UTC) and where it came from ("draw" or "photo").
+the model version, the time (UTC) and where it came from ("draw" or "photo"), the
+handwriting profile of the visitor who gave it, and the operator's review ("accepted"
+for training, "rejected", or none yet).
+
+A store opened ``for_profile(name)`` reads, counts, exports and deletes only that
+profile's answers, and stores new ones under it: what the pages use, so no visitor
+sees or changes another's digits. The plain store sees all: the operator's view and
+training (which takes only accepted answers, ``training_split``).
 
 The store is one SQLite file (``MNIST_FEEDBACK_DB``, default ``feedback.sqlite3`` in
 the repository root) in WAL mode, so readers never block the writer and several
@@ -10,7 +17,9 @@ browser sessions (threads of one server, or several servers) can write at once:
 each call opens its own connection (sqlite3 connections must not cross threads),
 waits up to ``busy_timeout_s`` for a lock, and writes in one short transaction.
 Anything that goes wrong (a locked, read-only, corrupt or unreachable file)
-raises ``FeedbackStoreError`` with a message fit to show a user.
+raises ``FeedbackStoreError`` with a message fit to show a user. The schema has a
+version (SQLite's ``user_version``); a store made by an older version of the app is
+migrated when first opened, one made by a newer one is refused with a message.
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ import gzip
 import io
 import json
 import os
+import re
 import sqlite3
 import time
 import zipfile
@@ -41,8 +51,13 @@ BUSY_TIMEOUT_S = 5.0
 IDX_IMAGES_NAME = "feedback-images-idx3-ubyte.gz"
 IDX_LABELS_NAME = "feedback-labels-idx1-ubyte.gz"
 
+SCHEMA_VERSION = 2
+PROFILE_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+REVIEWS = ("accepted", "rejected")
+PENDING = "pending"  # the ``review`` filter for answers not reviewed yet
+
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS answers (
+CREATE TABLE answers (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,
     created_at    TEXT    NOT NULL,  -- UTC, ISO 8601
     source        TEXT    NOT NULL CHECK (source IN ('draw', 'photo')),
@@ -51,11 +66,23 @@ CREATE TABLE IF NOT EXISTS answers (
     probabilities TEXT    NOT NULL,  -- JSON list of 10 floats
     model_version TEXT    NOT NULL,
     image         BLOB    NOT NULL,  -- 784 bytes: uint8 28x28, row-major, 0 = background
-    crop_png      BLOB               -- the original crop, PNG
-)
+    crop_png      BLOB,              -- the original crop, PNG
+    profile       TEXT    NOT NULL DEFAULT '',  -- the visitor's handwriting profile ('' = none)
+    review        TEXT    CHECK (review IN ('accepted', 'rejected'))  -- NULL: not reviewed
+);
+CREATE INDEX answers_by_profile ON answers (profile, id);
 """
-_FILTERS = ("label", "predicted", "source", "model_version")
-_COLUMNS = "id, created_at, source, predicted, label, probabilities, model_version, image, crop_png"
+# From schema version N to N + 1. Version 1 had no user_version set (it reads 0).
+_MIGRATIONS = {
+    1: """
+ALTER TABLE answers ADD COLUMN profile TEXT NOT NULL DEFAULT '';
+ALTER TABLE answers ADD COLUMN review TEXT CHECK (review IN ('accepted', 'rejected'));
+CREATE INDEX answers_by_profile ON answers (profile, id);
+""",
+}
+_FILTERS = ("label", "predicted", "source", "model_version", "review")
+_COLUMNS = ("id, created_at, source, predicted, label, probabilities, model_version, image, crop_png, "
+            "profile, review")
 
 
 class FeedbackStoreError(RuntimeError):
@@ -75,6 +102,8 @@ class Answer:
     model_version: str
     image: np.ndarray
     crop_png: bytes | None
+    profile: str = ""
+    review: str | None = None
 
     @property
     def confidence(self) -> float:
@@ -113,18 +142,35 @@ def png_bytes(image: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def _where(filters: dict) -> tuple[str, list]:
+def check_profile(name: str) -> str:
+    """``name`` if it can name a profile (1-64 letters, digits, '-' or '_'), else ValueError."""
+    if not isinstance(name, str) or not PROFILE_PATTERN.fullmatch(name):
+        raise ValueError(f"a profile name is 1-64 letters, digits, '-' or '_', not {name!r}")
+    return name
+
+
+def _where(filters: dict, profile: str | None = None) -> tuple[str, list]:
+    """SQL ``WHERE`` clause and its values for ``filters`` (None = any) within ``profile``."""
     unknown = set(filters) - set(_FILTERS)
     if unknown:
         raise TypeError(f"unknown filter(s) {sorted(unknown)}; use {_FILTERS}")
-    used = [(name, value) for name, value in filters.items() if value is not None]
-    if not used:
-        return "", []
-    return " WHERE " + " AND ".join(f"{name} = ?" for name, _ in used), [value for _, value in used]
+    clauses, values = [], []
+    if profile is not None:
+        clauses.append("profile = ?")
+        values.append(profile)
+    for name, value in filters.items():
+        if value is None:
+            continue
+        if name == "review" and value == PENDING:
+            clauses.append("review IS NULL")
+            continue
+        clauses.append(f"{name} = ?")
+        values.append(value)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), values
 
 
 def _row_to_answer(row: tuple) -> Answer:
-    answer_id, created_at, source, predicted, label, probabilities, version, image, crop_png = row
+    answer_id, created_at, source, predicted, label, probabilities, version, image, crop_png, profile, review = row
     return Answer(
         id=answer_id,
         created_at=created_at,
@@ -135,6 +181,8 @@ def _row_to_answer(row: tuple) -> Answer:
         model_version=version,
         image=np.frombuffer(image, np.uint8).reshape(28, 28).copy(),
         crop_png=crop_png,
+        profile=profile,
+        review=review,
     )
 
 
@@ -168,16 +216,59 @@ def _ensure_wal(connection: sqlite3.Connection, deadline: float) -> None:
             time.sleep(0.005)  # back-off of a bounded retry while another connection converts
 
 
+def _ensure_schema(connection: sqlite3.Connection, path: Path) -> None:
+    """Create the table in a new file, migrate one made by an older version of the app,
+    refuse one made by a newer one. One writer at a time does it (``BEGIN IMMEDIATE``);
+    the others then find the version current. Costs one ``PRAGMA`` once it is."""
+    version = connection.execute("PRAGMA user_version").fetchone()[0]
+    if version == SCHEMA_VERSION:
+        return
+    if version > SCHEMA_VERSION:
+        raise FeedbackStoreError(f"the feedback store {path} was made by a newer version of this app "
+                                 f"(schema {version}; this one reads up to {SCHEMA_VERSION}): update the app")
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        version = connection.execute("PRAGMA user_version").fetchone()[0]
+        has_table = connection.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'answers'").fetchone() is not None
+        if not has_table:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    connection.execute(statement)
+        else:
+            for step in range(max(1, version), SCHEMA_VERSION):
+                for statement in _MIGRATIONS[step].split(";"):
+                    if statement.strip():
+                        connection.execute(statement)
+        if version < SCHEMA_VERSION:
+            connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+
+
 class FeedbackStore:
     """The answers in one SQLite file. Safe to use from many threads and processes:
-    every method opens, uses and closes its own connection."""
+    every method opens, uses and closes its own connection.
 
-    def __init__(self, path: Path | str | None = None, busy_timeout_s: float = BUSY_TIMEOUT_S):
+    ``profile``: None for the whole store; a name for one visitor's part of it (see
+    ``for_profile``)."""
+
+    def __init__(self, path: Path | str | None = None, busy_timeout_s: float = BUSY_TIMEOUT_S,
+                 profile: str | None = None):
         self.path = Path(path) if path is not None else default_db_path()
         self.busy_timeout_s = busy_timeout_s
+        self.profile = None if profile is None else check_profile(profile)
 
     def __repr__(self) -> str:
-        return f"FeedbackStore({str(self.path)!r})"
+        scope = "" if self.profile is None else f", profile={self.profile!r}"
+        return f"FeedbackStore({str(self.path)!r}{scope})"
+
+    def for_profile(self, profile: str) -> FeedbackStore:
+        """The same file, seen as one profile: every read, count, export and delete is
+        limited to its answers, and ``add`` stores under it."""
+        return FeedbackStore(self.path, self.busy_timeout_s, profile)
 
     @contextlib.contextmanager
     def _connect(self):
@@ -191,7 +282,7 @@ class FeedbackStore:
             connection = sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None)
             connection.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_s * 1000)}")
             _ensure_wal(connection, time.monotonic() + self.busy_timeout_s)
-            connection.execute(_SCHEMA)
+            _ensure_schema(connection, self.path)
             yield connection
         except sqlite3.Error as exc:
             raise FeedbackStoreError(_explain(exc, self.path)) from exc
@@ -226,24 +317,53 @@ class FeedbackStore:
             str(model_version),
             image_to_uint8(image28).tobytes(),
             crop_png,
+            self.profile or "",
         )
         with self._connect() as connection:
             cursor = connection.execute(
                 "INSERT INTO answers (created_at, source, predicted, label, probabilities, "
-                "model_version, image, crop_png) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
+                "model_version, image, crop_png, profile) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
             return int(cursor.lastrowid)
 
     def delete(self, answer_id: int) -> bool:
-        """Remove one answer; False if there was none with that id."""
+        """Remove one answer; False if there was none with that id (in this profile)."""
+        where, values = _where({}, self.profile)
+        where = f"{where} AND id = ?" if where else " WHERE id = ?"
         with self._connect() as connection:
-            return connection.execute("DELETE FROM answers WHERE id = ?", (int(answer_id),)).rowcount == 1
+            return connection.execute(f"DELETE FROM answers{where}", [*values, int(answer_id)]).rowcount == 1
+
+    def delete_all(self) -> int:
+        """Remove every answer of this profile; returns how many. Only from a profile."""
+        if self.profile is None:
+            raise PermissionError("delete_all empties one profile; open the store for_profile(name)")
+        with self._connect() as connection:
+            return connection.execute("DELETE FROM answers WHERE profile = ?", (self.profile,)).rowcount
+
+    def set_review(self, answer_id: int, review: str | None) -> bool:
+        """The operator's decision on one answer: "accepted" (train on it), "rejected", or
+        None (undecided). Only on the whole store; False if there is no such answer."""
+        if self.profile is not None:
+            raise PermissionError("answers are reviewed on the whole store, not from a profile")
+        if review is not None and review not in REVIEWS:
+            raise ValueError(f"review must be one of {REVIEWS} or None, not {review!r}")
+        with self._connect() as connection:
+            return connection.execute("UPDATE answers SET review = ? WHERE id = ?",
+                                      (review, int(answer_id))).rowcount == 1
+
+    def profiles(self) -> list[tuple[str, int]]:
+        """(profile, number of answers) for every profile with answers, most answers first."""
+        where, values = _where({}, self.profile)
+        with self._connect() as connection:
+            rows = connection.execute(f"SELECT profile, COUNT(*) FROM answers{where} GROUP BY profile "
+                                      "ORDER BY COUNT(*) DESC, profile", values).fetchall()
+        return [(name, int(n)) for name, n in rows]
 
     # --- reading ----------------------------------------------------------------------
     def list_answers(self, *, limit: int | None = None, offset: int = 0, newest_first: bool = True,
                      **filters) -> list[Answer]:
         """Answers matching ``filters`` (label, predicted, source, model_version; None =
         any), newest first, ``limit`` of them from ``offset``."""
-        where, values = _where(filters)
+        where, values = _where(filters, self.profile)
         order = "DESC" if newest_first else "ASC"
         query = f"SELECT {_COLUMNS} FROM answers{where} ORDER BY id {order} LIMIT ? OFFSET ?"
         with self._connect() as connection:
@@ -251,19 +371,21 @@ class FeedbackStore:
             return [_row_to_answer(row) for row in rows.fetchall()]
 
     def get(self, answer_id: int) -> Answer | None:
+        """The answer with this id, or None (also when it belongs to another profile)."""
+        where, values = _where({}, self.profile)
+        where = f"{where} AND id = ?" if where else " WHERE id = ?"
         with self._connect() as connection:
-            row = connection.execute(f"SELECT {_COLUMNS} FROM answers WHERE id = ?",
-                                     (int(answer_id),)).fetchone()
+            row = connection.execute(f"SELECT {_COLUMNS} FROM answers{where}", [*values, int(answer_id)]).fetchone()
         return _row_to_answer(row) if row else None
 
     def count(self, **filters) -> int:
-        where, values = _where(filters)
+        where, values = _where(filters, self.profile)
         with self._connect() as connection:
             return int(connection.execute(f"SELECT COUNT(*) FROM answers{where}", values).fetchone()[0])
 
     def labels_and_predictions(self, **filters) -> tuple[np.ndarray, np.ndarray]:
         """True labels and model readings, uint8 (n,) each, oldest first."""
-        where, values = _where(filters)
+        where, values = _where(filters, self.profile)
         with self._connect() as connection:
             rows = connection.execute(f"SELECT label, predicted FROM answers{where} ORDER BY id",
                                       values).fetchall()
@@ -272,9 +394,10 @@ class FeedbackStore:
 
     def model_versions(self) -> list[str]:
         """The model versions answers were given about, most recent first."""
+        where, values = _where({}, self.profile)
         with self._connect() as connection:
-            rows = connection.execute("SELECT model_version FROM answers GROUP BY model_version "
-                                      "ORDER BY MAX(id) DESC").fetchall()
+            rows = connection.execute(f"SELECT model_version FROM answers{where} GROUP BY model_version "
+                                      "ORDER BY MAX(id) DESC", values).fetchall()
         return [version for (version,) in rows]
 
     def images_and_labels(self, **filters) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -321,12 +444,13 @@ class FeedbackStore:
 
 
 def training_split(store: FeedbackStore, holdout_every: int = 5):
-    """The answers for training: ``((x_train, y_train), (x_held_out, y_held_out))``,
-    images uint8 (n, 28, 28), labels uint8 (n,). Every ``holdout_every``-th answer (by
-    id) is held out to measure the model on users' digits; an answer never changes side
-    as more arrive."""
+    """The answers an operator accepted, for training: ``((x_train, y_train), (x_held_out,
+    y_held_out))``, images uint8 (n, 28, 28), labels uint8 (n,). Every ``holdout_every``-th
+    answer (by id) is held out to measure the model on users' digits; an answer never
+    changes side as more arrive. Only accepted answers: no visitor alone can change what
+    the shared model learns."""
     if not store.path.exists():
         raise FeedbackStoreError(f"no feedback store at {store.path}")
-    ids, images, labels = store.images_and_labels()
+    ids, images, labels = store.images_and_labels(review="accepted")
     held_out = ids % holdout_every == 0
     return (images[~held_out], labels[~held_out]), (images[held_out], labels[held_out])

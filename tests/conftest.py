@@ -44,13 +44,15 @@ def feedback_db(tmp_path_factory):
 @pytest.fixture(scope="module")
 def server(request, feedback_db):
     """``streamlit run app.py`` on a free port, answers stored in ``feedback_db``; yields
-    the base URL. The log is test-artifacts/<module>-server.log. BROWSER_TEST_APP runs
-    another script instead, only to debug a browser test."""
+    the base URL. The log is test-artifacts/<module>-server.log; a module's ``SERVER_ENV``
+    dict adds to the server's environment. BROWSER_TEST_APP runs another script
+    instead, only to debug a browser test."""
     from tests.browser_support import streamlit_server
 
     app = os.environ.get("BROWSER_TEST_APP", "app.py")
     log_name = request.module.__name__.rsplit(".", 1)[-1]
-    with streamlit_server(app=app, env={"MNIST_FEEDBACK_DB": str(feedback_db)}, log_name=log_name) as app_server:
+    env = {"MNIST_FEEDBACK_DB": str(feedback_db), **getattr(request.module, "SERVER_ENV", {})}
+    with streamlit_server(app=app, env=env, log_name=log_name) as app_server:
         yield app_server.url
 
 

@@ -1,5 +1,6 @@
 """End-to-end feedback loop in Chromium: draw a digit with the mouse, correct the model's
-reading, and see the answer counted in the live confusion matrix of "Your digits".
+reading, and see the answer counted in the live confusion matrix of "Your digits"; each
+visitor (a browser context of its own) sees only their own digits, kept in the address.
 
 The server writes to a temporary store (MNIST_FEEDBACK_DB). Screenshots of the Your
 digits and Model pages go to test-artifacts/page_your_digits.png and page_model.png.
@@ -11,6 +12,7 @@ import csv
 import io
 import re
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 
@@ -77,3 +79,54 @@ def test_a_corrected_drawing_is_counted_in_your_digits(browser, server, feedback
         app.screenshot("page_model")
     finally:
         app.close()
+
+
+def profile_in(url: str) -> str:
+    return parse_qs(urlparse(url).query)["profile"][0]
+
+
+def test_your_digits_are_yours_alone_and_come_back_with_your_address(browser, server, feedback_db):
+    from playwright.sync_api import expect
+
+    others = FeedbackStore(feedback_db).count()  # other visitors' answers (the test above)
+    first = open_app(browser, server, CANVAS, PREDICTION)
+    try:
+        box = first.canvas_box()
+        first.draw_strokes([[(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
+                             for fx, fy in ((0.38, 0.2), (0.62, 0.2), (0.47, 0.85))]], "drawing a 7")
+        feedback = first.page.locator(FEEDBACK)
+        with first.rerun("clicking Yes"):
+            feedback.get_by_role("button", name=re.compile("Yes, it is a")).click()
+        expect(feedback).to_contain_text("saved as", timeout=RERUN_TIMEOUT_MS)
+        mine = profile_in(first.page.url)
+        assert FeedbackStore(feedback_db).for_profile(mine).count() == 1
+    finally:
+        first.close()
+
+    stranger = open_app(browser, server, CANVAS)
+    try:
+        # No operator secret on this server: no Operator page to find.
+        expect(stranger.page.locator("[data-testid=stSidebarNav] a", has_text="Operator")).to_have_count(0)
+        stranger.go_to("Your digits")
+        expect(stranger.page.get_by_text("No answers yet")).to_be_visible()
+        theirs = profile_in(stranger.page.url)
+        assert theirs != mine
+        with stranger.rerun("clicking Start afresh"):
+            stranger.page.get_by_role("button", name="Start afresh").click()
+        expect(stranger.page).not_to_have_url(re.compile(re.escape(theirs)))
+        expect(stranger.page.get_by_text(profile_in(stranger.page.url))).to_be_visible()  # the page says which
+    finally:
+        stranger.close()
+
+    back = open_app(browser, f"{server}/your_digits?profile={mine}")  # a bookmark, another device
+    try:
+        expect(back.page.locator("[data-testid=stMetric]", has_text="Answers")).to_contain_text("1")
+        assert profile_in(back.page.url) == mine
+        with back.rerun("clicking Delete all your digits"):
+            back.page.get_by_role("button", name="Delete all your digits").click()
+        expect(back.page.get_by_text("Deleted all 1 of your digits")).to_be_visible()
+        expect(back.page.get_by_text("No answers yet")).to_be_visible()
+    finally:
+        back.close()
+    store = FeedbackStore(feedback_db)
+    assert store.for_profile(mine).count() == 0 and store.count() == others  # theirs untouched

@@ -154,18 +154,87 @@ def test_an_empty_store_exports_empty_files(store):
     assert parse_idx(gzip.decompress(store.export_idx()[IDX_IMAGES_NAME])).shape == (0, 28, 28)
 
 
-def test_training_split_holds_out_every_fifth_answer_for_good(store):
+def test_training_split_takes_accepted_answers_and_holds_out_every_fifth_for_good(store):
     for i in range(12):
-        add_answer(store, i, label=i % 10)
+        answer_id = add_answer(store.for_profile(f"visitor-{i % 3}"), i, label=i % 10)
+        assert store.set_review(answer_id, "accepted")
+    pending, rejected = add_answer(store, 100), add_answer(store, 101)
+    store.set_review(rejected, "rejected")
     (x_train, y_train), (x_held, y_held) = training_split(store)
     assert len(x_train) + len(x_held) == 12 and len(x_held) == 2  # ids 5 and 10
     assert x_train.dtype == np.uint8 and x_train.shape[1:] == (28, 28)
     assert y_held.tolist() == [4, 9]
-    add_answer(store, 12)
+    store.set_review(add_answer(store, 12), "accepted")  # id 15: held out too
     (_, _), (x_held_later, _) = training_split(store)
-    np.testing.assert_array_equal(x_held_later, x_held)  # new answers do not move old ones
+    assert len(x_held_later) == 3
+    np.testing.assert_array_equal(x_held_later[:2], x_held)  # new answers do not move old ones
     with pytest.raises(FeedbackStoreError, match="no feedback store"):
         training_split(FeedbackStore(store.path.with_name("absent.sqlite3")))
+
+
+def test_a_profile_sees_and_changes_only_its_own_answers(store):
+    ann, bob = store.for_profile("ann"), store.for_profile("bob")
+    ann_ids = [add_answer(ann, i, label=3, version="v1") for i in range(3)]
+    bob_id = add_answer(bob, 10, label=5, version="v2")
+    add_answer(store, 11)  # no profile (e.g. from the CLI)
+    assert store.count() == 5 and ann.count() == 3 and bob.count() == 1
+    assert [a.id for a in ann.list_answers(newest_first=False)] == ann_ids
+    assert {a.profile for a in ann.list_answers()} == {"ann"}
+    assert ann.get(bob_id) is None and bob.get(bob_id).label == 5
+    assert ann.model_versions() == ["v1"] and bob.labels_and_predictions()[0].tolist() == [5]
+    assert ann.delete(bob_id) is False and store.get(bob_id) is not None  # not hers to delete
+    rows = list(csv.DictReader(io.StringIO(ann.export_csv().decode())))
+    assert [int(r["id"]) for r in rows] == ann_ids
+    with zipfile.ZipFile(io.BytesIO(bob.export_png_zip())) as archive:
+        assert [n for n in archive.namelist() if n.startswith("images/")] == [f"images/{bob_id:06d}_label5.png"]
+    assert parse_idx(gzip.decompress(ann.export_idx()[IDX_IMAGES_NAME])).shape == (3, 28, 28)
+    assert store.profiles() == [("ann", 3), ("", 1), ("bob", 1)] and ann.profiles() == [("ann", 3)]
+    with pytest.raises(PermissionError):
+        ann.set_review(ann_ids[0], "accepted")
+    assert bob.delete(bob_id) is True and store.count() == 4
+
+
+@pytest.mark.parametrize("name", ["", "a b", "../x", "x" * 65, "é"])
+def test_a_profile_name_is_checked(store, name):
+    with pytest.raises(ValueError, match="profile name"):
+        store.for_profile(name)
+
+
+V1_SCHEMA = """CREATE TABLE answers (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, created_at TEXT NOT NULL,
+    source TEXT NOT NULL CHECK (source IN ('draw', 'photo')),
+    predicted INTEGER NOT NULL CHECK (predicted BETWEEN 0 AND 9),
+    label INTEGER NOT NULL CHECK (label BETWEEN 0 AND 9), probabilities TEXT NOT NULL,
+    model_version TEXT NOT NULL, image BLOB NOT NULL, crop_png BLOB)"""
+
+
+def test_a_store_made_by_the_first_version_is_migrated_and_keeps_its_answers(tmp_path):
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as connection:  # as the app before profiles wrote it
+        connection.execute(V1_SCHEMA)
+        connection.execute("INSERT INTO answers (created_at, source, predicted, label, probabilities, "
+                           "model_version, image) VALUES ('2026-11-01T10:00:00.000+00:00', 'draw', 1, 7, ?, "
+                           "'old', ?)", (json_probabilities(), bytes(784)))
+    store = FeedbackStore(path)
+    [old] = store.list_answers()
+    assert (old.label, old.predicted, old.model_version, old.profile, old.review) == (7, 1, "old", "", None)
+    new_id = add_answer(store.for_profile("ann"), 1)
+    assert store.set_review(new_id, "accepted") and store.get(new_id).review == "accepted"
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert integrity(path) == "ok"
+
+
+def test_a_store_made_by_a_newer_version_is_refused_with_a_message(store):
+    add_answer(store, 0)
+    with sqlite3.connect(store.path) as connection:
+        connection.execute("PRAGMA user_version = 99")
+    with pytest.raises(FeedbackStoreError, match="newer version of this app"):
+        store.count()
+
+
+def json_probabilities() -> str:
+    return "[" + ", ".join(["0.1"] * 10) + "]"
 
 
 # --- many writers ---------------------------------------------------------------------------

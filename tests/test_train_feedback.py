@@ -14,8 +14,10 @@ from tests.conftest import ROOT
 def test_quick_training_with_feedback_reports_accuracy_on_users_digits(tmp_path, mnist):
     _, (x_test, y_test) = mnist
     store = FeedbackStore(tmp_path / "feedback.sqlite3")
-    for i in range(20):  # MNIST test digits standing in for users' answers
-        store.add(x_test[i], int(y_test[i]), int(y_test[i]), np.eye(10)[y_test[i]], "v", "draw")
+    for i in range(20):  # MNIST test digits standing in for users' answers, accepted by the operator
+        store.set_review(store.add(x_test[i], int(y_test[i]), int(y_test[i]), np.eye(10)[y_test[i]], "v", "draw"),
+                         "accepted")
+    store.add(x_test[20], int(y_test[20]), int(y_test[20]), np.eye(10)[y_test[20]], "v", "draw")  # not reviewed
     out = tmp_path / "model"
     result = subprocess.run(
         [sys.executable, "train_model.py", "--quick", "--epochs", "1", "--out", str(out),

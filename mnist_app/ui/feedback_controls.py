@@ -1,7 +1,7 @@
 """Streamlit controls that let users tell the model whether it read a digit right.
 
 ``feedback_controls`` goes under a prediction (Draw and Photo pages); answers go into
-``feedback.FeedbackStore`` (``$MNIST_FEEDBACK_DB``). A store that cannot be written
+``feedback.FeedbackStore`` (``$MNIST_FEEDBACK_DB``), under the visitor's profile. A store that cannot be written
 shows a warning and the page goes on.
 """
 
@@ -13,9 +13,9 @@ from collections.abc import Iterable
 import numpy as np
 import streamlit as st
 
-from mnist_app.feedback import FeedbackStore, FeedbackStoreError, png_bytes
+from mnist_app.feedback import FeedbackStoreError, png_bytes
 from mnist_app.inference import DigitReading, Reading
-from mnist_app.ui import resources
+from mnist_app.ui import profile, resources
 
 CROP_MARGIN = 8
 
@@ -41,7 +41,7 @@ def _save(state_key: str, digit: DigitReading, label: int | str, source: str, pi
         st.session_state[state_key] = {"error": "choose the right digit first, then Save."}
         return
     try:
-        answer_id = FeedbackStore().add(
+        answer_id = profile.profile_store().add(
             digit.crop.image, label=label, predicted=digit.digit, probabilities=digit.probabilities,
             model_version=resources.current_model_version(), source=source,
             crop_png=None if picture is None else png_bytes(original_crop(picture, digit.crop.box)))

@@ -1,22 +1,24 @@
-"""Your digits: the answers users gave about the model's readings, read live from the
-feedback store on every run, with exports for training and deletion of single answers."""
+"""Your digits: the answers this visitor gave about the model's readings (their profile's
+alone), read live from the feedback store on every run, with exports, deletion of single
+answers or all of them, and a fresh profile."""
 
 import numpy as np
 import streamlit as st
 
-from mnist_app.feedback import IDX_IMAGES_NAME, IDX_LABELS_NAME, FeedbackStore, FeedbackStoreError
+from mnist_app.feedback import IDX_IMAGES_NAME, IDX_LABELS_NAME, FeedbackStoreError
 from mnist_app.metrics import confusion_matrix
-from mnist_app.ui import galleries, resources
+from mnist_app.ui import galleries, profile, resources
 
 EVERY_MODEL = "every model"
 
 recognizer = resources.model_or_stop()
 version = resources.current_model_version()
-store = FeedbackStore()
+store = profile.profile_store()
 
 st.title("Your digits")
-st.caption("Every digit you confirmed or corrected on the Draw and Photo pages. "
-           "`train_model.py --include-feedback` adds them to the training data.")
+st.caption("Every digit you confirmed or corrected on the Draw and Photo pages: yours alone, kept under "
+           "the profile in this page's address (bookmark it to find them again, on any device). "
+           "Digits an operator accepts help train the next shared model.")
 
 
 def answer_details(answer_id: int) -> None:
@@ -31,7 +33,7 @@ def answer_details(answer_id: int) -> None:
         st.image(answer.crop_png, caption="What you drew", width=160)
     galleries.image_details(recognizer, answer.image.astype(np.float32) / 255, answer.probabilities,
                              key=f"answer_{answer.id}")
-    if st.button("Delete this answer", key=f"delete_{answer.id}", icon="🗑️"):
+    if st.button("Delete this answer", key=f"delete_{answer.id}", icon=":material/delete:"):
         store.delete(answer.id)
         st.toast(f"Answer #{answer.id} deleted.")
         st.rerun()
@@ -76,7 +78,7 @@ def show_answers() -> None:
                 answer_details(items.ids[chosen])
 
     st.subheader("Export")
-    st.caption("All answers, oldest first. The IDX files have MNIST's format: "
+    st.caption("All your answers, oldest first. The IDX files have MNIST's format: "
                "`mnist_app.data.load_idx` (or any MNIST reader) opens them.")
     exports = st.columns(4)
     # on_click="ignore": a rerun on click could drop the file before the browser fetches it.
@@ -94,7 +96,31 @@ def show_answers() -> None:
                                width="stretch", on_click="ignore")
 
 
+def forget_everything() -> None:
+    """Button callback: delete every answer of this profile, and say so on the next run."""
+    try:
+        st.session_state["profile_deleted"] = store.delete_all()
+    except FeedbackStoreError as exc:
+        st.session_state["profile_deleted"] = f"not deleted: {exc}"
+
+
+def profile_controls() -> None:
+    st.subheader("Your profile")
+    deleted = st.session_state.pop("profile_deleted", None)
+    if isinstance(deleted, int):
+        st.success(f"Deleted all {deleted:,} of your digits.")
+    elif deleted:
+        st.warning(f"Your digits were {deleted}")
+    st.caption(f"Profile `{store.profile}`. Start afresh for a new, empty profile (these digits stay "
+               "with the old address), or delete them for good.")
+    fresh, forget = st.columns(2)
+    fresh.button("Start afresh", key="profile_new", icon=":material/restart_alt:", on_click=profile.start_afresh, width="stretch")
+    forget.button("Delete all your digits", key="profile_delete_all", icon=":material/delete:", on_click=forget_everything,
+                  width="stretch")
+
+
 try:
     show_answers()
+    profile_controls()
 except FeedbackStoreError as exc:
     st.warning(f"Your answers cannot be read: {exc}")
