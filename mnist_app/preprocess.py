@@ -227,11 +227,17 @@ def _touching_cut(mask: np.ndarray) -> int | None:
     """Where to cut a tight bool mask (h, w) much wider than tall into two touching
     digits: a column with less than half the ink of a typical column, away from the
     ends, crossing the ink once (two digits touch at one place; a column through a
-    wide 0 crosses it twice), leaving two parts at least half the height tall (not a
-    digit and its long flourish) and not slivers. None when there is no such column."""
+    wide 0 crosses it twice, and so does one through a 0 whose ends do not quite meet
+    once gaps under a fifth of its height are closed), leaving two parts at least half
+    the height tall (not a digit and its long flourish) and not slivers. None when
+    there is no such column."""
     h, w = mask.shape
     if w <= 1.3 * h or w < 8:
         return None
+    gap = max(3, int(0.2 * h) | 1)
+    padded = np.pad(mask.astype(np.uint8), gap)
+    closed = cv2.morphologyEx(padded, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (gap, gap)))
+    closed = closed[gap:-gap, gap:-gap] > 0
     columns = np.convolve(mask.sum(axis=0).astype(np.float32), np.ones(3, np.float32) / 3, mode="same")
     typical = float(np.median(columns[columns > 0]))
     lo, hi = max(1, int(0.3 * h)), min(w - 1, int(w - 0.3 * h))
@@ -242,8 +248,8 @@ def _touching_cut(mask: np.ndarray) -> int | None:
     for cut in lo + np.argsort(score, kind="stable")[:12]:
         if columns[cut] > 0.5 * typical:
             return None
-        if _ink_runs(mask[:, cut]) > 1:  # through a loop (a wide 0), not where two digits touch
-            continue
+        if _ink_runs(mask[:, cut]) > 1 or _ink_runs(closed[:, cut]) > 1:
+            continue  # through a loop (a wide 0), not where two digits touch
         left, right = ink_bbox(mask[:, :cut], 0), ink_bbox(mask[:, cut:], 0)
         if left and right and min(left[3], right[3]) >= 0.5 * h and min(left[2], right[2]) >= 0.15 * h:
             return int(cut)
