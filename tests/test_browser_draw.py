@@ -118,3 +118,33 @@ def test_draw_page_screenshot(app):
         expect(app.page.locator("[data-testid=stImageContainer]", has_text=caption).locator("img")).to_be_visible()
     assert app.wait_rendered(), "the chart or the saliency pictures never finished loading"
     app.assert_reads("3", "page_draw")
+
+
+def test_on_a_phone_the_canvas_fits_and_the_reading_stays_in_view(browser, server):
+    """390x844 with touch: a finger draws a 1 (real touch events); the canvas fits the
+    screen's width, and the reading and its answer buttons are on screen with it,
+    without scrolling."""
+    from playwright.sync_api import expect
+
+    phone = {"width": 390, "height": 844}
+    app = open_app(browser, server, CANVAS, viewport=phone, has_touch=True, is_mobile=True)
+    try:
+        box = app.canvas_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= phone["width"], box
+        touch = app.page.context.new_cdp_session(app.page)
+        points = [{"x": box["x"] + 0.5 * box["width"], "y": box["y"] + (0.15 + 0.035 * i) * box["height"]}
+                  for i in range(21)]
+        with app.rerun("drawing a 1 with a finger"):
+            touch.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [points[0]]})
+            for point in points[1:]:
+                touch.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [point]})
+            touch.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+        expect(app.page.locator(PREDICTION)).to_contain_text("Prediction: 1")
+        yes = app.page.get_by_role("button", name="Yes, it is a 1")
+        for element in (app.page.locator(PREDICTION), yes, app.page.get_by_role("button", name="Save")):
+            expect(element).to_be_in_viewport(ratio=1)
+        assert app.page.evaluate("window.scrollY") == 0
+        assert app.canvas_box()["y"] + app.canvas_box()["height"] <= app.page.locator(PREDICTION).bounding_box()["y"]
+        app.screenshot("page_draw_phone")
+    finally:
+        app.close()

@@ -21,6 +21,35 @@ SALIENCY_LEGEND = (
 )
 
 
+NARROW_SCREEN_PX = 640  # below this Streamlit stacks columns: the phone layout
+
+
+def narrow_screen_css(canvas_width: int, step_px: int = 40) -> str:
+    """CSS for narrow screens: the canvas (in ``st.container(key="draw_canvas")``) zoomed
+    to fit its column, and on a phone the reading with its answer buttons
+    (``st.container(key="reading_panel")``) pinned to the bottom of the screen, so both
+    stay in view while drawing.
+
+    Zoom, not a smaller canvas: the drawing keeps its size in pixels (what the reading
+    path sees), and the canvas maps touches through its on-screen size. One step per
+    ``step_px`` of the column's width (a container query), each fitting the narrowest
+    column of its step."""
+    host = ".st-key-draw_canvas [data-testid=stBidiComponentIsolated]"
+    rules = [".st-key-draw_canvas { container-type: inline-size; }"]
+    for narrowest in range(200, canvas_width, step_px):
+        rules.append(f"@container (min-width: {narrowest}px) and (max-width: {narrowest + step_px - 0.02}px) "
+                     f"{{ {host} {{ zoom: {narrowest / canvas_width:.3f}; }} }}")
+    rules.append(f"""@media (max-width: {NARROW_SCREEN_PX - 1}px) {{
+  .st-key-reading_panel {{ position: fixed; left: 0; right: 0; bottom: 0; z-index: 999990;
+    padding: 0.5rem 1rem 0.75rem; max-height: 42vh; overflow-y: auto;
+    background: var(--st-background-color, #fff); box-shadow: 0 -2px 10px rgba(0, 0, 0, 0.15); }}
+  .st-key-reading_panel .prediction {{ font-size: 1.6rem; }}
+  [data-testid=stMain] .block-container {{ padding-top: 3rem; padding-bottom: 18rem; }}
+  [data-testid=stMain] h1 {{ font-size: 1.75rem; padding-top: 0; }}
+}}""")
+    return "<style>\n" + "\n".join(rules) + "\n</style>"
+
+
 def probability_chart(probabilities: np.ndarray, height: int = 220) -> alt.Chart:
     """Bar chart of the ten probabilities, the predicted digit highlighted."""
     top = int(np.argmax(probabilities))

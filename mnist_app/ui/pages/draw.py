@@ -17,18 +17,21 @@ st.title("Draw a digit")
 st.caption("Draw one digit, or several side by side (like 2026). The model reads after every stroke.")
 st.container(height=16, border=False)  # room for the canvas's floating toolbar
 
+st.html(widgets.narrow_screen_css(CANVAS_WIDTH))  # on a phone: canvas fits, reading stays in view
+
 left, right = st.columns([11, 9], gap="large")
 with left:
-    canvas = st_canvas(
-        stroke_width=st.session_state.get("stroke_width", 18),
-        stroke_color="#FFFFFF",
-        background_color="#000000",
-        width=CANVAS_WIDTH,
-        height=CANVAS_HEIGHT,
-        drawing_mode="freedraw",
-        return_image_data=True,
-        key=f"canvas_{st.session_state.canvas_version}",
-    )
+    with st.container(key="draw_canvas"):
+        canvas = st_canvas(
+            stroke_width=st.session_state.get("stroke_width", 18),
+            stroke_color="#FFFFFF",
+            background_color="#000000",
+            width=CANVAS_WIDTH,
+            height=CANVAS_HEIGHT,
+            drawing_mode="freedraw",
+            return_image_data=True,
+            key=f"canvas_{st.session_state.canvas_version}",
+        )
     controls = st.columns([3, 1], vertical_alignment="bottom")
     controls[0].slider("Stroke width", 4, 40, 18, key="stroke_width",
                        help="Thin or fat: strokes are normalised to MNIST's width before reading.")
@@ -42,20 +45,22 @@ crops = segment_digits(ink) if ink is not None else []
 reading, gradients = recognizer.read_and_explain(crops)
 
 with right:
-    with st.container(key="prediction"):
-        st.markdown(widgets.prediction_text(reading), unsafe_allow_html=True)
-        for note in widgets.unsure_notes(reading):
-            st.warning(note)
+    with st.container(key="reading_panel"):
+        with st.container(key="prediction"):
+            st.markdown(widgets.prediction_text(reading), unsafe_allow_html=True)
+            for note in widgets.unsure_notes(reading):
+                st.warning(note)
+        if not reading.empty:
+            chosen = 0
+            if len(reading.digits) > 1:
+                chosen = st.radio("Inspect digit", range(len(reading.digits)), horizontal=True,
+                                  format_func=lambda i: f"#{i + 1}: {reading.digits[i].digit}")
+            digit = reading.digits[chosen]
+            feedback_controls(reading, key_prefix="draw", source="draw", picture=image, digits=[chosen])
+        elif image is not None and (ink > INK_THRESHOLD).any():
+            st.info("Nothing to read yet: that looks like a dot or a speck, not a digit.")
     if not reading.empty:
-        chosen = 0
-        if len(reading.digits) > 1:
-            chosen = st.radio("Inspect digit", range(len(reading.digits)), horizontal=True,
-                              format_func=lambda i: f"#{i + 1}: {reading.digits[i].digit}")
-        digit = reading.digits[chosen]
         st.altair_chart(widgets.probability_chart(digit.probabilities), width="stretch")
-        feedback_controls(reading, key_prefix="draw", source="draw", picture=image, digits=[chosen])
-    elif image is not None and (ink > INK_THRESHOLD).any():
-        st.info("Nothing to read yet: that looks like a dot or a speck, not a digit.")
 
 if not reading.empty:
     st.subheader("What the model saw, and why")
