@@ -27,8 +27,11 @@ MODEL_PAGE = "mnist_app/ui/pages/model.py"
 YOUR_DIGITS_PAGE = "mnist_app/ui/pages/your_digits.py"
 
 
-def page(path: str) -> AppTest:
+def page(path: str, profile: str | None = None) -> AppTest:
+    """The app on page ``path``; ``profile``: the visitor's, as a bookmarked address gives it."""
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    if profile is not None:
+        at.query_params["profile"] = profile
     at.switch_page(path)
     at.run()
     assert not at.exception, at.exception
@@ -200,9 +203,11 @@ def store(monkeypatch, tmp_path):
 
 
 def test_your_digits_shows_the_stored_answers_live(store):
+    everyone, store = store, store.for_profile("tester")
     for i, (label, predicted) in enumerate([(7, 1), (7, 1), (7, 1), (7, 7), (7, 7), (4, 9)]):
         add(store, label, predicted, seed=i)
-    at = page(YOUR_DIGITS_PAGE)
+    add(everyone.for_profile("someone-else"), 7, 1, seed=50)  # another visitor's: never shown here
+    at = page(YOUR_DIGITS_PAGE, profile="tester")
     assert metric(at, "Answers") == "6"
     assert metric(at, "Corrected") == "4"
     expected = np.zeros((10, 10), int)
@@ -222,7 +227,8 @@ def test_your_digits_shows_the_stored_answers_live(store):
     assert store.get(newest.id) is None and store.count() == 5
     assert shown_matrix(at)[7, 1] == 2
 
-    add(store, 2, 3, seed=99)  # an answer from another session arrives
+    add(store, 2, 3, seed=99)  # an answer from another session of this visitor arrives
+    add(everyone.for_profile("someone-else"), 2, 3, seed=98)
     at.run()
     assert metric(at, "Answers") == "6"
     assert shown_matrix(at)[2, 3] == 1
