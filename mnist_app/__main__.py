@@ -3,6 +3,8 @@
     python -m mnist_app evaluate [--set mnist|pen|scans|all] [--json]
                                                    accuracy and confidence on a measuring set
     python -m mnist_app predict [--json] IMAGE...  read the digits in drawings and photos
+    python -m mnist_app teach --profile NAME --label D IMAGE...
+                                                   store each image's digit as a D of that profile
     python -m mnist_app bench [--json]             latency of one drawing, by stage
 """
 
@@ -48,18 +50,9 @@ def evaluate(args) -> int:
 
 def predict(args) -> int:
     """Read every image through the app's own path; all crops in one batched call."""
-    from mnist_app.images import ImageError, decode_image
     from mnist_app.inference import Recognizer
-    from mnist_app.photo import crops_from_picture
 
-    crops_per_image: list = []
-    for path in args.images:
-        try:
-            data = Path(path).read_bytes()
-            crops_per_image.append(crops_from_picture(decode_image(data)))
-        except (OSError, ImageError) as exc:
-            message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            crops_per_image.append(f"cannot read {path}: {message}")
+    crops_per_image = [_read_file(path) for path in args.images]
     all_crops = [c for crops in crops_per_image if not isinstance(crops, str) for c in crops]
     recognizer = Recognizer.from_file(args.model)
     probabilities, top_logits, features = recognizer.classify(np.stack([c.image for c in all_crops])
@@ -88,6 +81,55 @@ def predict(args) -> int:
     return 1 if failures else 0
 
 
+def _read_file(path: Path):
+    """The crops of one image file, or the reason it cannot be read (a string)."""
+    from mnist_app.images import ImageError, decode_image
+    from mnist_app.photo import crops_from_picture
+
+    try:
+        return crops_from_picture(decode_image(Path(path).read_bytes()))
+    except (OSError, ImageError) as exc:
+        message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return f"cannot read {path}: {message}"
+
+
+def teach(args) -> int:
+    """Store the one digit of each image as an example of ``args.label`` in a profile
+    (the feedback store of ``$MNIST_FEEDBACK_DB``), as an answer given on the Photo page
+    would be. A file that cannot be read, or holds no digit or several, is reported and
+    skipped; the others are stored. Exit 0 when all were stored, 1 otherwise."""
+    from mnist_app.feedback import FeedbackStore, FeedbackStoreError
+    from mnist_app.inference import Recognizer
+    from mnist_app.model import model_version
+
+    try:
+        store = FeedbackStore().for_profile(args.profile)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    recognizer = Recognizer.from_file(args.model)
+    version = model_version(args.model)
+    failures = 0
+    for path in args.images:
+        crops = _read_file(path)
+        if not isinstance(crops, str) and len(crops) != 1:
+            crops = f"{path}: {'no digit found' if not crops else f'{len(crops)} digits found'}, not one"
+        if isinstance(crops, str):
+            failures += 1
+            print(f"error: {crops}", file=sys.stderr)
+            continue
+        digit = recognizer.read_many([crops])[0].digits[0]
+        try:
+            answer_id = store.add(digit.crop.image, label=args.label, predicted=digit.digit,
+                                  probabilities=digit.probabilities, model_version=version, source="photo")
+        except FeedbackStoreError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(f"{path}: stored as a {args.label} in profile {args.profile} (answer #{answer_id}; "
+              f"the model read {digit.digit}, {digit.confidence:.0%})")
+    return 1 if failures else 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mnist_app", description="Handwritten-digit recognizer")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -103,6 +145,13 @@ def main(argv=None) -> int:
     p.add_argument("--json", action="store_true", help="one JSON object per image, one per line")
     p.add_argument("--model", type=Path, default=MODEL_PATH, help="model file (.keras)")
     p.set_defaults(run=predict)
+    p = commands.add_parser("teach", help="store each image's digit as an example of D in a handwriting profile")
+    p.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    p.add_argument("--profile", required=True, help="the profile (1-64 letters, digits, '-' or '_'; the app's "
+                                                     "?profile= in the address)")
+    p.add_argument("--label", required=True, type=int, choices=range(10), metavar="D", help="the digit, 0-9")
+    p.add_argument("--model", type=Path, default=MODEL_PATH, help="model file (.keras)")
+    p.set_defaults(run=teach)
     p = commands.add_parser("bench", help="time one drawing through the app's path, by stage")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     p.add_argument("--runs", type=int, default=200, help="timed runs per stage (median reported)")

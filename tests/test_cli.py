@@ -33,3 +33,37 @@ def test_evaluate_without_a_model_says_what_to_do(tmp_path):
     assert result.returncode == 2
     assert "train_model.py" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_teach_stores_each_digit_in_the_profile_and_reports_bad_files(tmp_path, mnist_test):
+    from PIL import Image
+
+    from mnist_app.feedback import FeedbackStore
+
+    x, y = mnist_test
+    sevens = [i for i in range(200) if y[i] == 7][:2]
+    files = []
+    for n, i in enumerate(sevens):
+        files.append(tmp_path / f"seven{n}.png")
+        Image.fromarray(np.pad(255 - np.round(x[i] * 255).astype(np.uint8), 20, constant_values=255)).save(files[-1])
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not an image")
+    blank = tmp_path / "blank.png"
+    Image.new("L", (80, 80), 255).save(blank)
+    db = tmp_path / "feedback.sqlite3"
+    result = subprocess.run([sys.executable, "-m", "mnist_app", "teach", "--profile", "ann", "--label", "7",
+                             str(files[0]), str(broken), str(blank), str(files[1])], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300,
+                            env={**__import__("os").environ, "MNIST_FEEDBACK_DB": str(db)})
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert "broken.png" in result.stderr and "blank.png: no digit found" in result.stderr
+    assert result.stdout.count("stored as a 7 in profile ann") == 2
+    answers = FeedbackStore(db).list_answers(newest_first=False)
+    assert [(a.profile, a.label, a.source) for a in answers] == [("ann", 7, "photo")] * 2
+    assert all(a.predicted == 7 for a in answers)  # clear MNIST 7s, read right
+
+
+def test_teach_refuses_a_bad_profile_name(tmp_path):
+    result = run_cli("teach", "--profile", "../etc", "--label", "7", str(tmp_path / "x.png"))
+    assert result.returncode == 2 and "profile name" in result.stderr and "Traceback" not in result.stderr
