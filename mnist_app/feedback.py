@@ -80,7 +80,7 @@ ALTER TABLE answers ADD COLUMN review TEXT CHECK (review IN ('accepted', 'reject
 CREATE INDEX answers_by_profile ON answers (profile, id);
 """,
 }
-_FILTERS = ("label", "predicted", "source", "model_version", "review")
+_FILTERS = ("id", "label", "predicted", "source", "model_version", "review")
 _COLUMNS = ("id, created_at, source, predicted, label, probabilities, model_version, image, crop_png, "
             "profile, review")
 
@@ -327,17 +327,17 @@ class FeedbackStore:
 
     def delete(self, answer_id: int) -> bool:
         """Remove one answer; False if there was none with that id (in this profile)."""
-        where, values = _where({}, self.profile)
-        where = f"{where} AND id = ?" if where else " WHERE id = ?"
+        where, values = _where({"id": int(answer_id)}, self.profile)
         with self._connect() as connection:
-            return connection.execute(f"DELETE FROM answers{where}", [*values, int(answer_id)]).rowcount == 1
+            return connection.execute(f"DELETE FROM answers{where}", values).rowcount == 1
 
     def delete_all(self) -> int:
         """Remove every answer of this profile; returns how many. Only from a profile."""
         if self.profile is None:
             raise PermissionError("delete_all empties one profile; open the store for_profile(name)")
+        where, values = _where({}, self.profile)
         with self._connect() as connection:
-            return connection.execute("DELETE FROM answers WHERE profile = ?", (self.profile,)).rowcount
+            return connection.execute(f"DELETE FROM answers{where}", values).rowcount
 
     def set_review(self, answer_id: int, review: str | None) -> bool:
         """The operator's decision on one answer: "accepted" (train on it), "rejected", or
@@ -361,8 +361,9 @@ class FeedbackStore:
     # --- reading ----------------------------------------------------------------------
     def list_answers(self, *, limit: int | None = None, offset: int = 0, newest_first: bool = True,
                      **filters) -> list[Answer]:
-        """Answers matching ``filters`` (label, predicted, source, model_version; None =
-        any), newest first, ``limit`` of them from ``offset``."""
+        """Answers matching ``filters`` (id, label, predicted, source, model_version,
+        review, where ``PENDING`` means none yet; None = any), newest first, ``limit`` of
+        them from ``offset``."""
         where, values = _where(filters, self.profile)
         order = "DESC" if newest_first else "ASC"
         query = f"SELECT {_COLUMNS} FROM answers{where} ORDER BY id {order} LIMIT ? OFFSET ?"
@@ -372,10 +373,9 @@ class FeedbackStore:
 
     def get(self, answer_id: int) -> Answer | None:
         """The answer with this id, or None (also when it belongs to another profile)."""
-        where, values = _where({}, self.profile)
-        where = f"{where} AND id = ?" if where else " WHERE id = ?"
+        where, values = _where({"id": int(answer_id)}, self.profile)
         with self._connect() as connection:
-            row = connection.execute(f"SELECT {_COLUMNS} FROM answers{where}", [*values, int(answer_id)]).fetchone()
+            row = connection.execute(f"SELECT {_COLUMNS} FROM answers{where}", values).fetchone()
         return _row_to_answer(row) if row else None
 
     def count(self, **filters) -> int:

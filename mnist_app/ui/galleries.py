@@ -15,7 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from mnist_app.evaluation import SET_TITLES, LabelledPictures, SetResults, evaluate_set, load_set
-from mnist_app.feedback import FeedbackStore
+from mnist_app.feedback import Answer, FeedbackStore
 from mnist_app.inference import Recognizer
 from mnist_app.insight import confusion_frame, page_bounds, page_count, selected_cell
 from mnist_app.ui import widgets
@@ -189,6 +189,13 @@ def gallery_title(true_label: int, probabilities: np.ndarray, prefix: str = "") 
     read = int(np.argmax(probabilities))
     truth = "?" if true_label < 0 else str(true_label)
     return f"{prefix}{truth}->{read} {float(probabilities[read]):.0%}"
+
+
+def answer_details(recognizer: Recognizer, answer: Answer, crop_caption: str, key: str) -> None:
+    """One stored answer up close: the crop it was given on, then ``image_details``."""
+    if answer.crop_png:
+        st.image(answer.crop_png, caption=crop_caption, width=160)
+    image_details(recognizer, answer.image.astype(np.float32) / 255, answer.probabilities, key=key)
 
 
 def image_details(recognizer: Recognizer, image: np.ndarray, probabilities: np.ndarray,

@@ -39,12 +39,10 @@ def new_profile_name() -> str:
     return secrets.token_urlsafe(12)
 
 
-def start_afresh() -> str:
+def start_afresh() -> None:
     """Button callback: a new, empty profile for this visitor (the old one stays in the
     store, reachable from its address)."""
-    st.session_state[_STATE_KEY] = new_profile_name()
-    st.query_params[PARAMETER] = st.session_state[_STATE_KEY]
-    return st.session_state[_STATE_KEY]
+    st.session_state[_STATE_KEY] = st.query_params[PARAMETER] = new_profile_name()
 
 
 def profile_store() -> FeedbackStore:

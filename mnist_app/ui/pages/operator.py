@@ -2,7 +2,6 @@
 operator's secret (``mnist_app.ui.operator``); ``train_model.py --include-feedback``
 takes accepted answers alone."""
 
-import numpy as np
 import streamlit as st
 
 from mnist_app.feedback import PENDING, FeedbackStore, FeedbackStoreError
@@ -74,10 +73,7 @@ def show() -> None:
         st.markdown(f"**Answer #{answer.id}**: label {answer.label}, read {answer.predicted} "
                     f"({answer.confidence:.0%}) by model {answer.model_version}; {answer.source}, profile "
                     f"`{answer.profile or '-'}`, review: {answer.review or 'none yet'}")
-        if answer.crop_png:
-            st.image(answer.crop_png, caption="What the visitor gave", width=160)
-        galleries.image_details(recognizer, answer.image.astype(np.float32) / 255, answer.probabilities,
-                                key=f"operator_answer_{answer.id}")
+        galleries.answer_details(recognizer, answer, "What the visitor gave", key=f"operator_answer_{answer.id}")
         one_accept, one_reject = st.columns(2)
         one_accept.button("Accept", key=f"operator_accept_{answer.id}", on_click=review,
                           args=([answer.id], "accepted"), width="stretch")

@@ -29,10 +29,7 @@ def answer_details(answer_id: int) -> None:
     st.markdown(f"**Answer #{answer.id}**: you said {answer.label}, model {answer.model_version} "
                 f"read {answer.predicted} ({answer.confidence:.0%}); {answer.source}, "
                 f"{answer.created_at[:19].replace('T', ' ')} UTC")
-    if answer.crop_png:
-        st.image(answer.crop_png, caption="What you drew", width=160)
-    galleries.image_details(recognizer, answer.image.astype(np.float32) / 255, answer.probabilities,
-                             key=f"answer_{answer.id}")
+    galleries.answer_details(recognizer, answer, "What you drew", key=f"answer_{answer.id}")
     if st.button("Delete this answer", key=f"delete_{answer.id}", icon=":material/delete:"):
         store.delete(answer.id)
         st.toast(f"Answer #{answer.id} deleted.")
@@ -114,9 +111,10 @@ def profile_controls() -> None:
     st.caption(f"Profile `{store.profile}`. Start afresh for a new, empty profile (these digits stay "
                "with the old address), or delete them for good.")
     fresh, forget = st.columns(2)
-    fresh.button("Start afresh", key="profile_new", icon=":material/restart_alt:", on_click=profile.start_afresh, width="stretch")
-    forget.button("Delete all your digits", key="profile_delete_all", icon=":material/delete:", on_click=forget_everything,
-                  width="stretch")
+    fresh.button("Start afresh", key="profile_new", icon=":material/restart_alt:", on_click=profile.start_afresh,
+                 width="stretch")
+    forget.button("Delete all your digits", key="profile_delete_all", icon=":material/delete:",
+                  on_click=forget_everything, width="stretch")
 
 
 try:
