@@ -2,9 +2,11 @@
 
     python -m mnist_app evaluate [--set mnist|pen|scans|all] [--json]
                                                    accuracy and confidence on a measuring set
-    python -m mnist_app predict [--json] IMAGE...  read the digits in drawings and photos
+    python -m mnist_app predict [--json] [--profile NAME] IMAGE...
+                                                   read the digits in drawings and photos
     python -m mnist_app teach --profile NAME --label D IMAGE...
                                                    store each image's digit as a D of that profile
+    python -m mnist_app adaptation [--json]        how taught examples change a writer's readings
     python -m mnist_app bench [--json]             latency of one drawing, by stage
 """
 
@@ -55,6 +57,12 @@ def predict(args) -> int:
     crops_per_image = [_read_file(path) for path in args.images]
     all_crops = [c for crops in crops_per_image if not isinstance(crops, str) for c in crops]
     recognizer = Recognizer.from_file(args.model)
+    examples = None
+    if args.profile is not None:
+        examples = _profile_examples(recognizer, args.profile)
+        if isinstance(examples, str):
+            print(f"error: {examples}", file=sys.stderr)
+            return 2
     probabilities, top_logits, features = recognizer.classify(np.stack([c.image for c in all_crops])
                                                               if all_crops else np.zeros((0, 28, 28)))
     start = 0
@@ -68,7 +76,8 @@ def predict(args) -> int:
                 print(f"{path}: error: {crops}", file=sys.stderr)
             continue
         end = start + len(crops)
-        reading = recognizer.readings(crops, probabilities[start:end], top_logits[start:end], features[start:end])
+        reading = recognizer.readings(crops, probabilities[start:end], top_logits[start:end], features[start:end],
+                                      examples)
         start = end
         if args.json:
             print(json.dumps({"path": str(path), **reading.to_json()}))
@@ -76,9 +85,55 @@ def predict(args) -> int:
             print(f"{path}: nothing to read (no digit found)")
         else:
             details = ", ".join(f"{d.digit} {d.confidence:.0%}{' (unsure)' if d.unsure else ''}"
+                                f"{f' (like {len(d.from_examples)} of your {d.digit}s)' if d.from_examples else ''}"
                                 for d in reading.digits)
             print(f"{path}: {reading.number}  [{details}]")
     return 1 if failures else 0
+
+
+def _profile_examples(recognizer, profile: str):
+    """The examples of ``profile`` in the feedback store (``$MNIST_FEEDBACK_DB``), or why
+    they cannot be had (a string). No store file, or no such profile: no examples."""
+    from mnist_app.feedback import FeedbackStore, FeedbackStoreError
+    from mnist_app.personal import ExampleCache, Examples
+
+    try:
+        store = FeedbackStore().for_profile(profile)
+        if not store.path.exists():
+            return Examples.none()
+        return ExampleCache(recognizer.example_vectors).examples(store)
+    except (ValueError, FeedbackStoreError) as exc:
+        return str(exc)
+
+
+def adaptation(args) -> int:
+    """Pseudo-writers of real pen digits (``writers``), each read by the shared network
+    and with ``--shots`` taught examples of each digit."""
+    from mnist_app.inference import Recognizer
+    from mnist_app.writers import measure, make_writers
+
+    started = time.time()
+    rows = measure(make_writers(Recognizer.from_file(args.model)), trials=args.trials, shots=args.shots)
+    if args.json:
+        print(json.dumps({"shots": args.shots, "trials": args.trials, "writers": rows,
+                          "seconds": round(time.time() - started, 1)}))
+        return 0
+    print(f"{args.shots} examples of each digit taught, the writer's other digits read; "
+          f"mean of {args.trials} trials ({time.time() - started:.0f} s)")
+    print(f"{'writer':<34}{'digits':>7}{'shared':>9}{'adapted':>9}{'1 wrong in 5':>14}")
+    for row in rows:
+        name = row["writer"] + (" (tuned on)" if row["tuned_on"] else "")
+        print(f"{name:<34}{row['digits']:>7}{row['shared']:>9.2%}{row['adapted']:>9.2%}"
+              f"{row['one_wrong_in_each_digit']:>14.2%}")
+    for tuned, title in ((False, "measured writers"), (True, "tuned-on writers")):
+        part = [r for r in rows if r["tuned_on"] == tuned]
+        hard = [r for r in part if r["shared"] <= 0.92]
+        for who, group in ((f"all {title}", part), (f"{title} the network reads <= 92%", hard)):
+            if group:
+                print(f"{who:<48}{len(group):>3}: shared {np.mean([r['shared'] for r in group]):.2%}, "
+                      f"adapted {np.mean([r['adapted'] for r in group]):.2%}, "
+                      f"1 wrong in 5 {np.mean([r['one_wrong_in_each_digit'] for r in group]):.2%}")
+    return 0
 
 
 def _read_file(path: Path):
@@ -143,6 +198,8 @@ def main(argv=None) -> int:
     p = commands.add_parser("predict", help="read the digits in image files (drawings or pictures)")
     p.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
     p.add_argument("--json", action="store_true", help="one JSON object per image, one per line")
+    p.add_argument("--profile", help="read with this handwriting profile's examples (an unknown or empty "
+                                     "profile reads as none)")
     p.add_argument("--model", type=Path, default=MODEL_PATH, help="model file (.keras)")
     p.set_defaults(run=predict)
     p = commands.add_parser("teach", help="store each image's digit as an example of D in a handwriting profile")
@@ -152,6 +209,12 @@ def main(argv=None) -> int:
     p.add_argument("--label", required=True, type=int, choices=range(10), metavar="D", help="the digit, 0-9")
     p.add_argument("--model", type=Path, default=MODEL_PATH, help="model file (.keras)")
     p.set_defaults(run=teach)
+    p = commands.add_parser("adaptation", help="how a writer's taught examples change their readings")
+    p.add_argument("--shots", type=int, default=5, help="examples taught of each digit")
+    p.add_argument("--trials", type=int, default=20, help="random choices of the examples per writer")
+    p.add_argument("--json", action="store_true", help="one JSON object")
+    p.add_argument("--model", type=Path, default=MODEL_PATH, help="model file (.keras)")
+    p.set_defaults(run=adaptation)
     p = commands.add_parser("bench", help="time one drawing through the app's path, by stage")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     p.add_argument("--runs", type=int, default=200, help="timed runs per stage (median reported)")

@@ -392,6 +392,35 @@ class FeedbackStore:
         pairs = np.asarray(rows, np.uint8).reshape(-1, 2)
         return pairs[:, 0].copy(), pairs[:, 1].copy()
 
+    def revision(self) -> tuple[int, int]:
+        """(number of answers, highest id) in this scope: changes whenever an answer is
+        added or deleted (answers are never edited), so a cache of them can check it cheaply."""
+        where, values = _where({}, self.profile)
+        with self._connect() as connection:
+            count, highest = connection.execute(f"SELECT COUNT(*), COALESCE(MAX(id), 0) FROM answers{where}",
+                                                values).fetchone()
+        return int(count), int(highest)
+
+    def ids(self) -> np.ndarray:
+        """The ids of every answer in this scope, int64 (n,), oldest first."""
+        where, values = _where({}, self.profile)
+        with self._connect() as connection:
+            rows = connection.execute(f"SELECT id FROM answers{where} ORDER BY id", values).fetchall()
+        return np.asarray(rows, np.int64).reshape(-1)
+
+    def examples_after(self, answer_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Answers with an id above ``answer_id``: ids int64 (n,), images uint8 (n, 28, 28)
+        and labels uint8 (n,), oldest first (what a cache of them has not seen yet)."""
+        where, values = _where({}, self.profile)
+        where = f"{where} AND id > ?" if where else " WHERE id > ?"
+        with self._connect() as connection:
+            rows = connection.execute(f"SELECT id, image, label FROM answers{where} ORDER BY id",
+                                      [*values, int(answer_id)]).fetchall()
+        ids = np.asarray([r[0] for r in rows], np.int64)
+        images = (np.stack([np.frombuffer(r[1], np.uint8).reshape(28, 28) for r in rows]) if rows
+                  else np.zeros((0, 28, 28), np.uint8))
+        return ids, images, np.asarray([r[2] for r in rows], np.uint8)
+
     def model_versions(self) -> list[str]:
         """The model versions answers were given about, most recent first."""
         where, values = _where({}, self.profile)

@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from mnist_app.model import load_calibration, load_model, logits_and_features_model, logits_model
 from mnist_app.novelty import FeatureDensity, load_feature_density
+from mnist_app.personal import Evidence, Examples, blend, example_vectors
 from mnist_app.preprocess import DigitCrop, ink_from_picture, segment_digits
 
 SALIENCY_METHODS = ("gradient", "smoothgrad", "integrated")
@@ -47,6 +48,7 @@ class DigitReading:
     probabilities: np.ndarray
     looks_like_digit: bool = True
     unsure_below: float = UNSURE_BELOW
+    evidence: Evidence | None = None  # how the profile's examples changed it (None: read without)
 
     @property
     def digit(self) -> int:
@@ -55,6 +57,23 @@ class DigitReading:
     @property
     def confidence(self) -> float:
         return float(self.probabilities.max())
+
+    @property
+    def shared_probabilities(self) -> np.ndarray:
+        """float32 (10,): what the shared network alone read."""
+        return self.probabilities if self.evidence is None else self.evidence.shared_probabilities
+
+    @property
+    def shared_digit(self) -> int:
+        return int(self.shared_probabilities.argmax())
+
+    @property
+    def from_examples(self) -> tuple[int, ...]:
+        """The ids of the profile's examples this reading is said to come from (like
+        these, it is a ``digit``); () when it is the network's own."""
+        if self.evidence is None or not self.evidence.shown_for(self.digit):
+            return ()
+        return self.evidence.like(self.digit)
 
     @property
     def top_two(self) -> list[tuple[int, float]]:
@@ -92,6 +111,9 @@ class Reading:
                     "box": list(d.crop.box),
                     "unsure": d.unsure,
                     "looks_like_digit": d.looks_like_digit,
+                    "shared_digit": d.shared_digit,
+                    "shared_confidence": round(float(d.shared_probabilities.max()), 6),
+                    "like_your_examples": list(d.from_examples),
                 }
                 for d in self.digits
             ],
@@ -130,8 +152,9 @@ class Recognizer:
         self.temperature = float(temperature)
         self.unsure_below = float(unsure_below)
         self.logits = logits_model(model)
-        # With a density, the features come out of the same forward pass as the logits.
-        self.logits_and_features = logits_and_features_model(model) if density is not None else None
+        # The features (for the density and the profile's examples) come out of the same
+        # forward pass as the logits.
+        self.logits_and_features = logits_and_features_model(model)
         self._raw_logits = tf.function(lambda images: self._forward(images)[0], input_signature=[_IMAGES])
         self._predict = tf.function(self._predict_graph, input_signature=[_IMAGES])
         self._predict_explain = tf.function(self._predict_explain_graph, input_signature=[_IMAGES])
@@ -151,9 +174,7 @@ class Recognizer:
 
     # --- graphs (traced once each) ---------------------------------------------
     def _forward(self, images):
-        """Logits (n, 10) and features (n, d); d = 0 without a density."""
-        if self.logits_and_features is None:
-            return self.logits(images, training=False), tf.zeros([tf.shape(images)[0], 0])
+        """Logits (n, 10) and features (n, d)."""
         logits, features = self.logits_and_features(images, training=False)
         return logits, features
 
@@ -193,10 +214,10 @@ class Recognizer:
 
     def classify(self, images: np.ndarray, batch_size: int = 2048) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """float32 (n, 28, 28) -> probabilities float32 (n, 10), top logits float32 (n,)
-        and features float32 (n, d) (d = 0 without a ``density``)."""
+        and the network's last hidden features float32 (n, d)."""
         images = np.asarray(images, np.float32)
         if len(images) == 0:
-            width = 0 if self.logits_and_features is None else self.logits_and_features.outputs[1].shape[-1]
+            width = self.logits_and_features.outputs[1].shape[-1]
             return np.zeros((0, 10), np.float32), np.zeros((0,), np.float32), np.zeros((0, width), np.float32)
         parts = [[t.numpy() for t in self._predict(tf.constant(images[i : i + batch_size]))]
                  for i in range(0, len(images), batch_size)]
@@ -220,21 +241,30 @@ class Recognizer:
             flags &= self.density.looks_like_digit(features)
         return flags
 
-    def readings(self, crops: list[DigitCrop], probabilities: np.ndarray, top_logits: np.ndarray,
-                 features: np.ndarray | None = None) -> Reading:
-        """Assemble a Reading from crops and their model outputs."""
-        flags = self.looks_like_digit(top_logits, features)
-        return Reading([DigitReading(c, p, bool(f), self.unsure_below)
-                        for c, p, f in zip(crops, probabilities, flags)])
+    def example_vectors(self, images: np.ndarray) -> np.ndarray:
+        """float32 (n, 28, 28) inputs -> what ``personal`` compares them by, float32 (n, D)."""
+        return example_vectors(images, self.classify(images)[2])
 
-    def read_many(self, crops_per_item: list[list[DigitCrop]]) -> list[Reading]:
+    def readings(self, crops: list[DigitCrop], probabilities: np.ndarray, top_logits: np.ndarray,
+                 features: np.ndarray, examples: Examples | None = None) -> Reading:
+        """Assemble a Reading from crops and their model outputs, read with a profile's
+        ``examples`` when given (see ``personal.blend``; none: the network's reading)."""
+        flags = self.looks_like_digit(top_logits, features)
+        evidence = [None] * len(crops)
+        if examples is not None and len(examples) and crops:
+            vectors = example_vectors(np.stack([c.image for c in crops]), features)
+            probabilities, evidence = blend(probabilities, vectors, examples)
+        return Reading([DigitReading(c, p, bool(f), self.unsure_below, e)
+                        for c, p, f, e in zip(crops, probabilities, flags, evidence)])
+
+    def read_many(self, crops_per_item: list[list[DigitCrop]], examples: Examples | None = None) -> list[Reading]:
         """One Reading per item (a picture's crops), every crop in batched model calls."""
         crops = [c for item in crops_per_item for c in item]
         outputs = self.classify(np.stack([c.image for c in crops]) if crops else np.zeros((0, 28, 28)))
         readings, start = [], 0
         for item in crops_per_item:
             end = start + len(item)
-            readings.append(self.readings(item, *(o[start:end] for o in outputs)))
+            readings.append(self.readings(item, *(o[start:end] for o in outputs), examples=examples))
             start = end
         return readings
 
@@ -245,12 +275,18 @@ class Recognizer:
         outputs = self._predict_explain(tf.constant(np.asarray(images, np.float32)))
         return tuple(t.numpy() for t in outputs)
 
-    def read_and_explain(self, crops: list[DigitCrop]) -> tuple[Reading, np.ndarray]:
-        """The Draw page's hot path: Reading and gradient saliency float32 (n, 28, 28)."""
+    def read_and_explain(self, crops: list[DigitCrop],
+                         examples: Examples | None = None) -> tuple[Reading, np.ndarray]:
+        """The Draw page's hot path: Reading (with the profile's ``examples``) and the
+        gradient saliency float32 (n, 28, 28) of each digit as read."""
         if not crops:
             return Reading(), np.zeros((0, 28, 28), np.float32)
         probabilities, gradients, top, features = self.predict_and_explain(np.stack([c.image for c in crops]))
-        return self.readings(crops, probabilities, top, features), gradients
+        reading = self.readings(crops, probabilities, top, features, examples)
+        for i, digit in enumerate(reading.digits):
+            if digit.digit != digit.shared_digit:  # the gradient was of the network's own top digit
+                gradients[i] = self.saliency(digit.crop.image, digit.digit)
+        return reading, gradients
 
     def saliency(self, image: np.ndarray, digit: int, method: str = "gradient") -> np.ndarray:
         """Attribution map float32 (28, 28) for ``digit`` on one float32 (28, 28) input.
@@ -269,16 +305,16 @@ class Recognizer:
             return self._integrated(image, digit).numpy()
         raise ValueError(f"unknown saliency method {method!r}; choose from {SALIENCY_METHODS}")
 
-    def read_ink(self, ink: np.ndarray) -> Reading:
+    def read_ink(self, ink: np.ndarray, examples: Examples | None = None) -> Reading:
         """float32 (H, W) ink in [0, 1] -> the digits read, left to right."""
         crops = segment_digits(ink)
         if not crops:
             return Reading()
-        return self.readings(crops, *self.classify(np.stack([c.image for c in crops])))
+        return self.readings(crops, *self.classify(np.stack([c.image for c in crops])), examples=examples)
 
-    def read_picture(self, rgba: np.ndarray) -> Reading:
+    def read_picture(self, rgba: np.ndarray, examples: Examples | None = None) -> Reading:
         """uint8 (H, W, 4) canvas image or clean picture of digits -> Reading."""
-        return self.read_ink(ink_from_picture(rgba))
+        return self.read_ink(ink_from_picture(rgba), examples)
 
     def warm_up(self) -> None:
         """Trace every compiled call once so the first user action is fast."""
