@@ -14,6 +14,7 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -60,6 +61,42 @@ def median_ms(fn, runs: int, warmup: int = 5) -> float:
     return statistics.median(times)
 
 
+PROFILE_SIZES = (500, 10_000)
+
+
+def profile_costs(recognizer, crops, runs: int) -> dict:
+    """What a profile's examples add to one reading of ``crops``: the whole Draw path
+    with them against without, the blend alone, and the cache's check of a SQLite store
+    holding that many answers (nothing new in it, as on most strokes). Real MNIST
+    training digits stand in for the examples."""
+    import tempfile
+
+    from mnist_app.data import load_mnist
+    from mnist_app.feedback import FeedbackStore
+    from mnist_app.personal import ExampleCache, blend, example_vectors
+
+    (x_train, y_train), _ = load_mnist()
+    results = {}
+    with tempfile.TemporaryDirectory() as folder:
+        store = FeedbackStore(Path(folder) / "feedback.sqlite3").for_profile("bench")
+        cache = ExampleCache(recognizer.example_vectors)
+        stored = 0
+        for size in PROFILE_SIZES:
+            for image, label in zip(x_train[stored:size], y_train[stored:size]):  # as answers arrive, one by one
+                store.add(image, label=int(label), predicted=int(label), probabilities=np.eye(10)[label],
+                          model_version="bench", source="draw")
+            stored = size
+            examples = cache.examples(store)
+            probabilities, _, features = recognizer.classify(np.stack([c.image for c in crops]))
+            vectors = example_vectors(np.stack([c.image for c in crops]), features)
+            with_examples = median_ms(lambda: recognizer.read_and_explain(crops, examples), runs)
+            without = median_ms(lambda: recognizer.read_and_explain(crops), runs)
+            results[f"examples_{size}_added_ms"] = with_examples - without
+            results[f"examples_{size}_blend_ms"] = median_ms(lambda: blend(probabilities, vectors, examples), runs)
+            results[f"examples_{size}_store_check_ms"] = median_ms(lambda: cache.examples(store), runs)
+    return results
+
+
 def run(args) -> int:
     from mnist_app.inference import Recognizer
     from mnist_app.model import prefer_latency
@@ -89,6 +126,7 @@ def run(args) -> int:
         "naive_predict_ms": median_ms(lambda: model.predict(batch[:1], verbose=0), max(20, runs // 10), warmup=2),
     }
     results["naive_over_total"] = results["naive_predict_ms"] / results["total_ms"]
+    results.update(profile_costs(recognizer, crops, runs))
     results["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     started = time.perf_counter()
     cold = subprocess.run([sys.executable, "-c", COLD_START_SCRIPT.format(model=str(args.model))],
@@ -106,6 +144,10 @@ def run(args) -> int:
                 "total_ms", "saliency_smoothgrad_ms", "saliency_integrated_ms", "naive_predict_ms"):
         print(f"  {key[:-3]:<24} {results[key]:8.2f}")
     print(f"  naive model.predict / whole path: {results['naive_over_total']:.1f}x")
+    for size in PROFILE_SIZES:
+        print(f"  with {size:,} examples in the profile: +{results[f'examples_{size}_added_ms']:.2f} ms "
+              f"(the blend alone {results[f'examples_{size}_blend_ms']:.2f} ms; checking the store for new "
+              f"answers {results[f'examples_{size}_store_check_ms']:.2f} ms)")
     print(f"cold start to first prediction: {results['cold_start_s']:.2f} s "
           f"(peak RSS {results['cold_start_peak_rss_mb']:.0f} MB)")
     print(f"peak RSS of this benchmark process: {results['peak_rss_mb']:.0f} MB")

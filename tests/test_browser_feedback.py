@@ -1,6 +1,7 @@
 """End-to-end feedback loop in Chromium: draw a digit with the mouse, correct the model's
-reading, and see the answer counted in the live confusion matrix of "Your digits"; each
-visitor (a browser context of its own) sees only their own digits, kept in the address.
+reading, see the next reading follow the correction and the answer counted in the live
+confusion matrix of "Your digits"; each visitor (a browser context of its own) sees
+only their own digits, kept in the address, and reads with only their own examples.
 
 The server writes to a temporary store (MNIST_FEEDBACK_DB). Screenshots of the Your
 digits and Model pages go to test-artifacts/page_your_digits.png and page_model.png.
@@ -20,6 +21,8 @@ from mnist_app.feedback import FeedbackStore
 from tests.browser_support import (CANVAS, PAGE_TIMEOUT_MS, PREDICTION, RERUN_TIMEOUT_MS, open_app)
 
 FEEDBACK = ".st-key-draw_feedback_0"
+YOUR_EXAMPLES = ".st-key-your_examples"
+SEVEN = ((0.38, 0.2), (0.62, 0.2), (0.47, 0.85))
 MODEL_PAGE_TIMEOUT_MS = 180_000  # the first visit reads the 10k MNIST test digits
 
 
@@ -92,21 +95,35 @@ def test_your_digits_are_yours_alone_and_come_back_with_your_address(browser, se
     first = open_app(browser, server, CANVAS, PREDICTION)
     try:
         box = first.canvas_box()
-        first.draw_strokes([[(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
-                             for fx, fy in ((0.38, 0.2), (0.62, 0.2), (0.47, 0.85))]], "drawing a 7")
+        first.draw_strokes([[(box["x"] + fx * box["width"], box["y"] + fy * box["height"]) for fx, fy in SEVEN]],
+                           "drawing a 7")
+        expect(first.page.locator(PREDICTION)).to_have_text(re.compile(r"\d"))
+        shared = int(re.search(r"\d", first.page.locator(PREDICTION).inner_text()).group())
+        label = (shared + 1) % 10  # this visitor writes their sevens so that they mean another digit
         feedback = first.page.locator(FEEDBACK)
-        with first.rerun("clicking Yes"):
-            feedback.get_by_role("button", name=re.compile("Yes, it is a")).click()
-        expect(feedback).to_contain_text("saved as", timeout=RERUN_TIMEOUT_MS)
+        first.select_option(feedback, str(label))
+        with first.rerun("clicking Save"):
+            feedback.get_by_role("button", name="Save").click()
+        expect(feedback).to_contain_text(f"saved as {label}", timeout=RERUN_TIMEOUT_MS)
+        # The correction reads the very next time, and says where the reading comes from.
+        expect(first.page.locator(PREDICTION)).to_contain_text(f"Prediction: {label}")
+        expect(first.page.locator(YOUR_EXAMPLES)).to_contain_text(f"like 1 of your {label}s")
+        expect(first.page.locator(YOUR_EXAMPLES)).to_contain_text(f"the shared model alone reads {shared}")
         mine = profile_in(first.page.url)
         assert FeedbackStore(feedback_db).for_profile(mine).count() == 1
     finally:
         first.close()
 
-    stranger = open_app(browser, server, CANVAS)
+    stranger = open_app(browser, server, CANVAS, PREDICTION)
     try:
         # No operator secret on this server: no Operator page to find.
         expect(stranger.page.locator("[data-testid=stSidebarNav] a", has_text="Operator")).to_have_count(0)
+        box = stranger.canvas_box()
+        stranger.draw_strokes([[(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
+                                for fx, fy in SEVEN]], "drawing the same 7")
+        # The first visitor's correction is theirs: the stranger reads with the shared model.
+        expect(stranger.page.locator(PREDICTION)).to_contain_text(f"Prediction: {shared}")
+        expect(stranger.page.locator(YOUR_EXAMPLES)).to_have_count(0)
         stranger.go_to("Your digits")
         expect(stranger.page.get_by_text("No answers yet")).to_be_visible()
         theirs = profile_in(stranger.page.url)
@@ -120,7 +137,8 @@ def test_your_digits_are_yours_alone_and_come_back_with_your_address(browser, se
 
     back = open_app(browser, f"{server}/your_digits?profile={mine}")  # a bookmark, another device
     try:
-        expect(back.page.locator("[data-testid=stMetric]", has_text="Answers")).to_contain_text("1")
+        expect(back.page.locator("[data-testid=stMetric]", has_text="Answers")).to_contain_text(
+            "1", timeout=PAGE_TIMEOUT_MS)
         assert profile_in(back.page.url) == mine
         with back.rerun("clicking Delete all your digits"):
             back.page.get_by_role("button", name="Delete all your digits").click()

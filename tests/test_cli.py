@@ -67,3 +67,47 @@ def test_teach_stores_each_digit_in_the_profile_and_reports_bad_files(tmp_path, 
 def test_teach_refuses_a_bad_profile_name(tmp_path):
     result = run_cli("teach", "--profile", "../etc", "--label", "7", str(tmp_path / "x.png"))
     assert result.returncode == 2 and "profile name" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_predict_with_a_profile_reads_with_its_examples_and_an_unknown_one_as_none(tmp_path, mnist_test):
+    import os
+
+    import cv2
+    from PIL import Image
+
+    from mnist_app.images import decode_image
+    from mnist_app.inference import Recognizer
+    from mnist_app.model import MODEL_PATH
+    from mnist_app.photo import crops_from_picture
+
+    recognizer = Recognizer.from_file(MODEL_PATH)
+    x, y = mnist_test
+    read = recognizer.predict(x[:2000]).argmax(1)
+    misread = int(np.flatnonzero(read != y[:2000])[0])  # a real digit the model reads wrong
+
+    def written(angle, name):  # the same writer's digit, written a little differently each time
+        turned = cv2.warpAffine(x[misread], cv2.getRotationMatrix2D((13.5, 13.5), angle, 1.0), (28, 28))
+        path = tmp_path / name
+        Image.fromarray(np.pad(255 - np.round(turned * 255).astype(np.uint8), 20, constant_values=255)).save(path)
+        return path
+
+    taught = [written(4, "a.png"), written(-4, "b.png")]
+    new = written(1, "new.png")
+    env = {**os.environ, "MNIST_FEEDBACK_DB": str(tmp_path / "feedback.sqlite3")}
+    run = lambda *args: subprocess.run([sys.executable, "-m", "mnist_app", *args], cwd=ROOT, env=env,  # noqa: E731
+                                       capture_output=True, text=True, timeout=300)
+    result = run("teach", "--profile", "ann", "--label", str(y[misread]), *map(str, taught))
+    assert result.returncode == 0, result.stderr[-2000:]
+
+    result = run("predict", "--json", "--profile", "ann", str(new))
+    assert result.returncode == 0, result.stderr[-2000:]
+    (digit,) = json.loads(result.stdout)["digits"]
+    assert digit["digit"] == y[misread] and digit["shared_digit"] == read[misread]
+    assert len(digit["like_your_examples"]) >= 1
+
+    alone = recognizer.read_many([crops_from_picture(decode_image(new.read_bytes()))])[0].to_json()
+    result = run("predict", "--json", "--profile", "nobody", str(new))
+    assert result.returncode == 0, result.stderr[-2000:]
+    (digit,) = json.loads(result.stdout)["digits"]
+    assert digit["digit"] == alone["digits"][0]["digit"] == read[misread] and digit["like_your_examples"] == []
+    np.testing.assert_allclose(digit["probabilities"], alone["digits"][0]["probabilities"], atol=1e-5)

@@ -50,7 +50,7 @@ def _save(state_key: str, digit: DigitReading, label: int | str, source: str, pi
         return
     st.session_state[state_key] = {"id": answer_id, "label": label}
     verdict = "confirmed" if label == digit.digit else f"corrected to {label}"
-    st.toast(f"Thank you: {digit.digit} {verdict}. It will help train the next model.", icon="✅")
+    st.toast(f"Thank you: {digit.digit} {verdict}. Your next readings use it.", icon="✅")
 
 
 def feedback_controls(reading: Reading, key_prefix: str, source: str, picture: np.ndarray | None = None,

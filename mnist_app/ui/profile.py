@@ -9,7 +9,10 @@ import secrets
 
 import streamlit as st
 
-from mnist_app.feedback import FeedbackStore, check_profile
+from mnist_app.feedback import FeedbackStore, FeedbackStoreError, check_profile
+from mnist_app.inference import Reading
+from mnist_app.personal import Examples
+from mnist_app.ui import resources, widgets
 
 PARAMETER = "profile"
 _STATE_KEY = "profile"
@@ -48,3 +51,25 @@ def start_afresh() -> None:
 def profile_store() -> FeedbackStore:
     """The feedback store as this visitor's profile sees it."""
     return FeedbackStore().for_profile(current_profile())
+
+
+def your_examples() -> Examples | None:
+    """This visitor's examples (their answers so far), read with their next digit; None,
+    with a note on the page, when the store cannot be read (the shared model reads)."""
+    try:
+        return resources.example_cache().examples(profile_store())
+    except (FeedbackStoreError, OSError) as exc:
+        st.caption(f"Reading with the shared model only: your examples could not be read ({exc}).")
+        return None
+
+
+def show_examples_used(reading: Reading, examples: Examples, key: str) -> None:
+    """Under a reading: for each digit read from the visitor's examples, which ones
+    ("read as 7: like 3 of your 7s") and their pictures."""
+    with st.container(key=key):
+        for position, digit in enumerate(reading.digits):
+            note = widgets.examples_note(digit, f"Digit #{position + 1} " if len(reading.digits) > 1 else "")
+            if note:
+                st.markdown(note[0].upper() + note[1:])
+                pictures, captions = widgets.example_thumbnails(digit, examples)
+                st.image(pictures, caption=captions, width=56)

@@ -14,6 +14,7 @@ import streamlit as st
 
 from mnist_app.inference import Recognizer
 from mnist_app.model import MODEL_PATH, model_version, prefer_latency
+from mnist_app.personal import ExampleCache
 
 
 def _keep_keras_state_between_runs() -> None:
@@ -67,6 +68,17 @@ def get_recognizer() -> Recognizer:
     """The model, loaded and compiled once per model version: a retrained model file
     is picked up on the next rerun; ``current_model_version()`` names the one returned."""
     return _load_recognizer(current_model_version())
+
+
+@st.cache_resource(show_spinner=False, max_entries=1)
+def _example_cache(version: str) -> ExampleCache:
+    return ExampleCache(_load_recognizer(version).example_vectors)
+
+
+def example_cache() -> ExampleCache:
+    """Every profile's examples, as vectors of the current model, for every session of
+    this process (an answer's vector is computed once, when it is first needed)."""
+    return _example_cache(current_model_version())
 
 
 def model_or_stop() -> Recognizer:

@@ -7,7 +7,8 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from mnist_app.inference import Reading
+from mnist_app.inference import DigitReading, Reading
+from mnist_app.personal import Examples
 
 SALIENCY_LABELS = {
     "gradient": "Gradient (fastest)",
@@ -106,3 +107,33 @@ def unsure_notes(reading: Reading) -> list[str]:
                 notes.append(f"{where}not sure - it looks like a {a} ({pa:.0%}) or a {b} ({pb:.0%}). "
                              f"Below {d.unsure_below:.0%} confidence the model may be wrong.")
     return notes
+
+
+def examples_note(digit: DigitReading, where: str = "") -> str | None:
+    """Markdown saying that a reading comes from the visitor's own examples ("read as 7:
+    like 3 of your 7s") and what the shared model alone read when it differs; None
+    when the reading is the shared model's own."""
+    like = digit.from_examples
+    if not like:
+        return None
+    mark = digit.digit
+    note = f"{where}read as **{mark}**: like {len(like)} of your {mark}s"
+    if digit.shared_digit != mark:
+        note += f" (the shared model alone reads {digit.shared_digit}, {digit.shared_probabilities.max():.0%})"
+    return note + "."
+
+
+def example_thumbnails(digit: DigitReading, examples: Examples, scale: int = 2) -> tuple[list[np.ndarray], list[str]]:
+    """The visitor's examples a reading came from: uint8 images (28 scale, same) and captions."""
+    pictures, captions = [], []
+    for answer_id in digit.from_examples:
+        pictures.append(np.kron(examples.image(answer_id), np.ones((scale, scale), np.uint8)))
+        captions.append(f"your {digit.digit}")
+    return pictures, captions
+
+
+def shared_text(reading: Reading) -> str:
+    """Markdown, one line: what the shared model alone read, for comparing."""
+    number = "".join(str(d.shared_digit) for d in reading.digits)
+    confidences = ", ".join(f"{d.shared_probabilities.max():.0%}" for d in reading.digits)
+    return f"Shared model alone: **{number}** ({confidences})"

@@ -4,7 +4,7 @@ import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 from mnist_app.preprocess import INK_THRESHOLD, ink_from_picture, segment_digits
-from mnist_app.ui import resources, widgets
+from mnist_app.ui import profile, resources, widgets
 from mnist_app.ui.feedback_controls import feedback_controls
 from mnist_app.visual import enlarge, saliency_on_drawing, saliency_on_input
 
@@ -42,7 +42,8 @@ with left:
 image = canvas.image_data if canvas is not None else None
 ink = ink_from_picture(image) if image is not None else None
 crops = segment_digits(ink) if ink is not None else []
-reading, gradients = recognizer.read_and_explain(crops)
+examples = profile.your_examples() if crops else None
+reading, gradients = recognizer.read_and_explain(crops, examples)
 
 with right:
     with st.container(key="reading_panel"):
@@ -50,6 +51,8 @@ with right:
             st.markdown(widgets.prediction_text(reading), unsafe_allow_html=True)
             for note in widgets.unsure_notes(reading):
                 st.warning(note)
+        if any(d.from_examples for d in reading.digits):
+            profile.show_examples_used(reading, examples, key="your_examples")
         if not reading.empty:
             chosen = 0
             if len(reading.digits) > 1:
@@ -61,6 +64,13 @@ with right:
             st.info("Nothing to read yet: that looks like a dot or a speck, not a digit.")
     if not reading.empty:
         st.altair_chart(widgets.probability_chart(digit.probabilities), width="stretch")
+        if examples is not None and len(examples):
+            if st.toggle("Compare with the shared model", key="draw_compare_shared",
+                         help="What the model reads without your examples"):
+                with st.container(key="shared_reading"):
+                    st.markdown(widgets.shared_text(reading))
+                    st.altair_chart(widgets.probability_chart(digit.shared_probabilities, height=140),
+                                    width="stretch")
 
 if not reading.empty:
     st.subheader("What the model saw, and why")

@@ -9,7 +9,7 @@ from mnist_app import ASSETS_DIR
 from mnist_app.images import ImageError, decode_image
 from mnist_app.inference import Reading
 from mnist_app.photo import analyse_picture, annotated
-from mnist_app.ui import resources, widgets
+from mnist_app.ui import profile, resources, widgets
 from mnist_app.ui.feedback_controls import feedback_controls
 from mnist_app.visual import enlarge, saliency_on_drawing, saliency_on_input
 
@@ -72,7 +72,8 @@ def show_result(i: int, name: str, data: bytes) -> None:
     except ImageError as exc:
         st.error(f"Could not read **{name}**: {exc}.")
         return
-    reading, gradients = recognizer.read_and_explain(analysis.crops)
+    examples = profile.your_examples() if analysis.crops else None
+    reading, gradients = recognizer.read_and_explain(analysis.crops, examples)
     crops = analysis.working_crops()
     picture = annotated(analysis.rgb, [c.box for c in crops], [str(d.digit) for d in reading.digits],
                         [d.unsure for d in reading.digits])
@@ -91,6 +92,12 @@ def show_result(i: int, name: str, data: bytes) -> None:
                            f"lowest confidence {lowest:.0%}")
         for note in widgets.unsure_notes(reading):
             st.warning(note)
+        if any(d.from_examples for d in reading.digits):
+            profile.show_examples_used(reading, examples, key=f"photo_your_examples_{i}")
+        if examples is not None and len(examples) and not reading.empty:
+            if st.toggle("Compare with the shared model", key=f"photo_compare_shared_{i}",
+                         help="What the model reads without your examples"):
+                st.markdown(widgets.shared_text(reading))
         if reading.empty:
             st.caption("Tips: fill the frame with the digits, avoid glare, write with a dark pen. "
                        "'How the photo was read' below shows where it went wrong.")
