@@ -11,11 +11,14 @@ competing for the same two cores. A user:
   clears the canvas between drawings, and answers "Yes" or corrects the label;
 - goes to the Photo page, uploads a generated photo of MNIST digits on paper, and
   confirms a digit;
-- now and then leaves and comes back as a new session.
+- now and then leaves and comes back as a new session, with the same handwriting
+  profile (its bookmarked ``?profile=`` address), so its answers read in its next ones.
 
 Errors are anything a user would see go wrong: a traceback, an error or "not saved"
-message, a run that does not finish, a failed upload or image, a dropped connection.
-Afterwards every confirmed answer must be in the feedback store.
+message, a run that does not finish, a failed upload or image, a dropped connection,
+and a reading said to be "like" examples of a digit this user never taught (another
+profile's). Afterwards every confirmed answer must be in the feedback store, under the
+profile of the user who gave it.
 
     .venv/bin/python -m tests.load [--clients 10] [--duration 120] [--think 0.5] [--session-ttl S]
 """
@@ -51,6 +54,7 @@ OK_STATUSES = ("FINISHED_SUCCESSFULLY", "FINISHED_FRAGMENT_RUN_SUCCESSFULLY")
 PREDICTION = re.compile(r"class='prediction'>Prediction: (\d+)")
 PHOTO_NUMBER = re.compile(r"class='photo-number'>(\d+)<")
 SAVED = re.compile(r"saved as \*\*(\d)\*\*")
+LIKE_YOURS = re.compile(r"like \d+ of your (\d)s")
 
 
 # --------------------------------------------------------------------------- #
@@ -163,12 +167,13 @@ class AppSession:
     are sent once.
     """
 
-    def __init__(self, base_url: str):
+    def __init__(self, base_url: str, profile: str | None = None):
         from streamlit.proto.BackMsg_pb2 import BackMsg
         from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
         self._BackMsg, self._ForwardMsg = BackMsg, ForwardMsg
         self.base_url = base_url
+        self.query_string = "" if profile is None else f"profile={profile}"
         self.session_id = ""
         self.pages: dict[str, str] = {}  # url path ("" for the default page) -> page script hash
         self.page = ""
@@ -268,6 +273,7 @@ class AppSession:
         request.widget_states.widgets.extend(
             [*self.state.values(), *(c for c in changes if c.WhichOneof("value") == "trigger_value")])
         request.page_script_hash = self.pages.get(self.page, "")
+        request.query_string = self.query_string
         request.context_info.timezone = "UTC"
         request.context_info.locale = "en-US"
         request.context_info.url = f"{self.base_url}/{self.page}"
@@ -383,6 +389,8 @@ class Tally:
     photos_right: int = 0
     answers_sent: int = 0
     answers_confirmed: int = 0
+    confirmed_by_profile: dict[str, int] = dataclasses.field(default_factory=dict)
+    read_from_examples: int = 0  # pages that said a reading was like the user's own examples
     sessions: int = 0
 
     @property
@@ -399,6 +407,8 @@ class User:
         self.drawings, self.photos = drawings, photos
         self.tally, self.think_s = tally, think_s
         self.rng = np.random.default_rng(seed)
+        self.profile = f"load-user-{number}"
+        self.taught: set[str] = set()  # the digits this user's profile has examples of
 
     async def _timed(self, action: str, operation):
         started = time.perf_counter()
@@ -413,7 +423,7 @@ class User:
     async def run(self, deadline: float) -> None:
         while time.monotonic() < deadline:
             try:
-                async with AppSession(self.base_url) as app:
+                async with AppSession(self.base_url, self.profile) as app:
                     self.tally.sessions += 1
                     await self._timed("open the app", app.rerun(page=""))
                     await self.session(app, deadline)
@@ -449,6 +459,7 @@ class User:
             raise AppError(f"drew a {drawing.label}, the page shows no prediction")
         self.tally.drawings += 1
         read = found.group(1)
+        self._check_examples(run)
         self.tally.drawings_right += read == drawing.label
         if self.rng.random() < 0.5:
             return
@@ -458,6 +469,14 @@ class User:
             await self._timed("choose a label", app.rerun(app.choose("draw_label_", drawing.label)))
             await self._answer(app, drawing.label, app.click("draw_save_"))
 
+    def _check_examples(self, run: Run) -> None:
+        """A reading may only come from this user's own examples."""
+        like = set(LIKE_YOURS.findall(run.text()))
+        self.tally.read_from_examples += bool(like)
+        foreign = like - self.taught
+        if foreign:
+            raise AppError(f"read as like 'your' {sorted(foreign)}s, which profile {self.profile} never taught")
+
     async def _answer(self, app: AppSession, label: str, click) -> None:
         self.tally.answers_sent += 1
         run = await self._timed("answer", app.rerun(click))
@@ -466,11 +485,14 @@ class User:
         if label not in SAVED.findall(run.text()):
             raise AppError(f"answered {label}, the page does not say it was saved")
         self.tally.answers_confirmed += 1
+        self.tally.confirmed_by_profile[self.profile] = self.tally.confirmed_by_profile.get(self.profile, 0) + 1
+        self.taught.add(label)
 
     async def upload(self, app: AppSession) -> None:
         photo = self.photos[int(self.rng.integers(len(self.photos)))]
         run = await self._timed("upload a photo", app.upload("photo_files", photo.name, photo.jpeg))
         found = PHOTO_NUMBER.search(run.text())
+        self._check_examples(run)
         self.tally.photos += 1
         self.tally.photos_right += found is not None and found.group(1) == photo.label
         if found is not None and found.group(1)[:1] == photo.label[:1] and self.rng.random() < 0.5:
@@ -489,6 +511,7 @@ class LoadReport:
     tally: Tally
     memory_mb: list[tuple[float, float, int]]  # (seconds since start, RSS MB, actions done)
     stored_answers: int | None
+    stored_by_profile: dict[str, int] = dataclasses.field(default_factory=dict)
 
     def percentile(self, q: float, action: str | None = None) -> float:
         times = [t for name, ts in self.tally.latencies_ms.items() if action in (None, name) for t in ts]
@@ -529,7 +552,10 @@ class LoadReport:
                  ("drawings read right", f"{t.drawings_right}/{t.drawings}"),
                  ("photos read exactly", f"{t.photos_right}/{t.photos}"),
                  ("answers sent / confirmed / in the store",
-                  f"{t.answers_sent} / {t.answers_confirmed} / {self.stored_answers}")]
+                  f"{t.answers_sent} / {t.answers_confirmed} / {self.stored_answers}"),
+                 ("profiles with answers (confirmed = stored for each)",
+                  f"{len(self.stored_by_profile)} ({t.confirmed_by_profile == self.stored_by_profile})"),
+                 ("readings from the user's own examples", str(t.read_from_examples))]
         if self.memory_mb:
             start = self.memory_mb[0][1]
             peak = max(m for _, m, _ in self.memory_mb)
@@ -594,7 +620,7 @@ def load_test(clients: int, duration_s: float, think_s: float, seed: int = 0, lo
             tally, memory = asyncio.run(run_load(server.url, clients, duration_s, think_s, server.rss_mb, seed,
                                                  progress_every_s=progress_every_s))
             elapsed = time.monotonic() - started
-        return LoadReport(clients, elapsed, tally, memory, store.count())
+        return LoadReport(clients, elapsed, tally, memory, store.count(), dict(store.profiles()))
 
 
 def main() -> None:
@@ -611,7 +637,8 @@ def main() -> None:
                        progress_every_s=30)
     print(report.table())
     lost = report.tally.answers_confirmed - (report.stored_answers or 0)
-    raise SystemExit(1 if report.tally.errors or lost else 0)
+    misplaced = report.tally.confirmed_by_profile != report.stored_by_profile
+    raise SystemExit(1 if report.tally.errors or lost or misplaced else 0)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,9 @@ def test_ten_users_at_once_are_all_served_and_nothing_is_lost():
     assert tally.photos_right >= 0.7 * tally.photos, report.table()  # random MNIST digits, some unclear
     assert tally.answers_sent > CLIENTS
     assert tally.answers_sent == tally.answers_confirmed == report.stored_answers, report.table()
+    # Each answer under the profile of the user who gave it (each user keeps one, across sessions).
+    assert tally.confirmed_by_profile == report.stored_by_profile, report.table()
+    assert len(report.stored_by_profile) == CLIENTS
     _, _, growth_kb_per_action, actions = report.memory_trend()
     assert actions > 200, report.table()
     assert growth_kb_per_action < MAX_GROWTH_KB_PER_ACTION, report.table()
