@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run test screenshots bench load train evaluate clean
+.PHONY: run test screenshots bench load train evaluate clean cluster cluster-stop cluster-status load-cluster
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -50,3 +50,20 @@ evaluate: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+# PostgreSQL, REPLICAS app servers and HAProxy (sticky, websockets) on loopback:
+# open http://127.0.0.1:8500. Needs Debian's postgresql and haproxy packages.
+REPLICAS ?= 2
+cluster: $(VENV)/.installed
+	@$(PY) -m mnist_app.cluster start --replicas $(REPLICAS)
+
+cluster-stop: $(VENV)/.installed
+	@$(PY) -m mnist_app.cluster stop
+
+cluster-status: $(VENV)/.installed
+	@$(PY) -m mnist_app.cluster status
+
+# The simulated users through the running cluster's proxy, answers checked in PostgreSQL.
+load-cluster: $(VENV)/.installed-test
+	@$(PY) -m tests.load --clients $(CLIENTS) --duration $(DURATION) --url http://127.0.0.1:8500 \
+		--db "$$($(PY) -m mnist_app.cluster database-url)"

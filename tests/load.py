@@ -117,6 +117,11 @@ class AppError(Exception):
     """Something a user would have seen go wrong."""
 
 
+class ConnectionLost(AppError):
+    """The app's websocket closed or broke: the browser would show "Connecting" and
+    reconnect; fine only while a replica is being killed on purpose."""
+
+
 @dataclasses.dataclass
 class Run:
     """What one script run sent back."""
@@ -185,14 +190,16 @@ class AppSession:
         self._run_done: asyncio.Future | None = None
         self._file_urls: dict[str, asyncio.Future] = {}
         self._xsrf = ""
+        self.cookies: dict[str, str] = {}  # as a browser keeps them: XSRF, and a proxy's replica cookie
 
     # --- connection -------------------------------------------------------------------
     async def __aenter__(self) -> "AppSession":
         import websockets
 
-        self._xsrf = await asyncio.to_thread(self._fetch_xsrf_cookie)
+        await asyncio.to_thread(self._fetch_cookies)
+        self._xsrf = self.cookies.get("_streamlit_xsrf", "")
         ws_url = self.base_url.replace("http://", "ws://", 1) + "/_stcore/stream"
-        headers = {"Cookie": f"_streamlit_xsrf={self._xsrf}"} if self._xsrf else {}
+        headers = {"Cookie": self.cookie_header()} if self.cookies else {}
         self._ws = await websockets.connect(
             ws_url, subprotocols=["streamlit", self._xsrf or "_"], origin=self.base_url,
             additional_headers=headers, max_size=None, open_timeout=RUN_TIMEOUT_S)
@@ -207,23 +214,25 @@ class AppSession:
         if self._ws is not None:
             await self._ws.close()
 
-    def _fetch_xsrf_cookie(self) -> str:
-        """The XSRF cookie that the browser's health check gets (uploads echo it in a header)."""
+    def _fetch_cookies(self) -> None:
+        """The cookies the browser's health check gets: the XSRF cookie (uploads echo it
+        in a header) and, behind a proxy, the one that keeps this tab on its replica."""
         with urllib.request.urlopen(self.base_url + "/_stcore/health", timeout=RUN_TIMEOUT_S) as response:
             for header in response.headers.get_all("Set-Cookie") or []:
-                cookie = http.cookies.SimpleCookie(header)
-                if "_streamlit_xsrf" in cookie:
-                    return cookie["_streamlit_xsrf"].value
-        return ""
+                for name, morsel in http.cookies.SimpleCookie(header).items():
+                    self.cookies[name] = morsel.value
+
+    def cookie_header(self) -> str:
+        return "; ".join(f"{name}={value}" for name, value in self.cookies.items())
 
     async def _read(self) -> None:
         try:
             async for payload in self._ws:
                 if isinstance(payload, bytes):
                     self._receive(self._ForwardMsg.FromString(payload))
-            self._fail(AppError("the server closed the connection"))
+            self._fail(ConnectionLost("the server closed the connection"))
         except Exception as exc:  # the connection broke: fail whatever waits on it
-            self._fail(AppError(f"connection lost: {exc!r}"))
+            self._fail(ConnectionLost(f"connection lost: {exc!r}"))
             raise
 
     def _fail(self, exc: Exception) -> None:
@@ -300,8 +309,9 @@ class AppSession:
         if url.startswith("data:"):
             return
         full = url if url.startswith(("http://", "https://")) else f"{self.base_url}/{url.lstrip('/')}"
+        request = urllib.request.Request(full, headers={"Cookie": self.cookie_header()} if self.cookies else {})
         try:
-            with urllib.request.urlopen(full, timeout=RUN_TIMEOUT_S) as response:
+            with urllib.request.urlopen(request, timeout=RUN_TIMEOUT_S) as response:
                 if response.status != 200 or not response.read():
                     raise AppError(f"image {url}: HTTP {response.status} or empty")
         except OSError as exc:
@@ -338,7 +348,9 @@ class AppSession:
                 f"Content-Type: image/jpeg\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
         headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
         if self._xsrf:
-            headers |= {"X-Xsrftoken": self._xsrf, "Cookie": f"_streamlit_xsrf={self._xsrf}"}
+            headers |= {"X-Xsrftoken": self._xsrf}
+        if self.cookies:
+            headers |= {"Cookie": self.cookie_header()}
         request = urllib.request.Request(f"{self.base_url}{upload_url}", data=body, headers=headers, method="PUT")
         try:
             with urllib.request.urlopen(request, timeout=RUN_TIMEOUT_S) as response:
@@ -391,6 +403,9 @@ class Tally:
     answers_confirmed: int = 0
     confirmed_by_profile: dict[str, int] = dataclasses.field(default_factory=dict)
     read_from_examples: int = 0  # pages that said a reading was like the user's own examples
+    confirmed_at: list[float] = dataclasses.field(default_factory=list)  # time.monotonic() of each
+    reconnects: int = 0  # sessions lost with their replica, the user back through the proxy
+    refusals: list[str] = dataclasses.field(default_factory=list)  # "not saved" messages while the database was down
     sessions: int = 0
 
     @property
@@ -402,8 +417,9 @@ class User:
     """One simulated person: sessions of drawings, a photo, answers, until the deadline."""
 
     def __init__(self, number: int, base_url: str, drawings: list[Drawing], photos: list[Photo],
-                 tally: Tally, think_s: float, seed: int):
+                 tally: Tally, think_s: float, seed: int, faults: bool = False):
         self.number, self.base_url = number, base_url
+        self.faults = faults  # replicas killed and the database restarted on purpose during the run
         self.drawings, self.photos = drawings, photos
         self.tally, self.think_s = tally, think_s
         self.rng = np.random.default_rng(seed)
@@ -427,6 +443,10 @@ class User:
                     self.tally.sessions += 1
                     await self._timed("open the app", app.rerun(page=""))
                     await self.session(app, deadline)
+            except ConnectionLost as exc:
+                if not self.faults:
+                    self.tally.errors.append(f"user {self.number}: {exc}")
+                self.tally.reconnects += 1
             except AppError as exc:
                 self.tally.errors.append(f"user {self.number}: {exc}")
             except (OSError, asyncio.TimeoutError) as exc:
@@ -480,11 +500,16 @@ class User:
     async def _answer(self, app: AppSession, label: str, click) -> None:
         self.tally.answers_sent += 1
         run = await self._timed("answer", app.rerun(click))
-        if any("not saved" in warning for warning in run.warnings):
+        refused = [warning for warning in run.warnings if "not saved" in warning]
+        if refused and self.faults:
+            self.tally.refusals += refused
+            return
+        if refused:
             raise AppError(f"answer not saved: {run.warnings}")
         if label not in SAVED.findall(run.text()):
             raise AppError(f"answered {label}, the page does not say it was saved")
         self.tally.answers_confirmed += 1
+        self.tally.confirmed_at.append(time.monotonic())
         self.tally.confirmed_by_profile[self.profile] = self.tally.confirmed_by_profile.get(self.profile, 0) + 1
         self.taught.add(label)
 
@@ -572,10 +597,14 @@ class LoadReport:
 
 
 async def run_load(base_url: str, clients: int, duration_s: float, think_s: float, rss_mb=None,
-                   seed: int = 0, drawings: int = 60, photos: int = 24, progress_every_s: float = 0) -> tuple[Tally, list]:
+                   seed: int = 0, drawings: int = 60, photos: int = 24, progress_every_s: float = 0,
+                   faults: bool = False, watch=None) -> tuple[Tally, list]:
     """``clients`` users at once for ``duration_s`` against ``base_url``. ``rss_mb``: a
     function giving the server's resident memory, sampled while they work;
-    ``progress_every_s``: print a line that often (0: never)."""
+    ``progress_every_s``: print a line that often (0: never); ``faults``: replicas die
+    and the database restarts meanwhile, so lost connections (the user reconnects) and
+    "not saved" answers are expected, not errors; ``watch(tally, seconds)`` is called
+    every ``MEMORY_SAMPLE_S`` while they work (to cause those faults at the right time)."""
     rng = np.random.default_rng(seed)
     drawing_pool, photo_pool = make_drawings(rng, drawings), make_photos(rng, photos)
     tally, memory = Tally(), []
@@ -585,6 +614,11 @@ async def run_load(base_url: str, clients: int, duration_s: float, think_s: floa
     async def sample_memory() -> None:
         next_report = progress_every_s
         while True:
+            if watch is not None:
+                watch(tally, time.monotonic() - started)
+            if rss_mb is None:
+                await asyncio.sleep(MEMORY_SAMPLE_S)
+                continue
             memory.append((time.monotonic() - started, rss_mb(), tally.actions))
             if progress_every_s and memory[-1][0] >= next_report:
                 next_report += progress_every_s
@@ -592,12 +626,13 @@ async def run_load(base_url: str, clients: int, duration_s: float, think_s: floa
                       f"app {memory[-1][1]:,.0f} MB", flush=True)
             await asyncio.sleep(MEMORY_SAMPLE_S)
 
-    sampler = asyncio.create_task(sample_memory()) if rss_mb else None
-    users = [User(i, base_url, drawing_pool, photo_pool, tally, think_s, seed=seed * 1000 + i)
+    sampler = asyncio.create_task(sample_memory()) if rss_mb or watch else None
+    users = [User(i, base_url, drawing_pool, photo_pool, tally, think_s, seed=seed * 1000 + i, faults=faults)
              for i in range(clients)]
     await asyncio.gather(*(user.run(deadline) for user in users))
     if sampler is not None:
         sampler.cancel()
+    if rss_mb is not None:
         memory.append((time.monotonic() - started, rss_mb(), tally.actions))
     return tally, memory
 
@@ -631,13 +666,29 @@ def main() -> None:
     parser.add_argument("--session-ttl", type=int, default=None,
                         help="seconds a closed session is kept (server.disconnectedSessionTTL; default: the app's)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--url", help="load an app already running there (e.g. make cluster's proxy) instead of "
+                                      "starting one")
+    parser.add_argument("--db", help="with --url: the feedback store it writes to, to check every answer is there")
     args = parser.parse_args()
-    print(f"{args.clients} simulated users for {args.duration:.0f} s (server log: test-artifacts/load-server.log)")
-    report = load_test(args.clients, args.duration, args.think, args.seed, session_ttl_s=args.session_ttl,
-                       progress_every_s=30)
+    if args.url:
+        from mnist_app.feedback import FeedbackStore
+
+        store = FeedbackStore(args.db) if args.db else None
+        before = dict(store.profiles()) if store else {}
+        print(f"{args.clients} simulated users for {args.duration:.0f} s on {args.url}")
+        started = time.monotonic()
+        tally, _ = asyncio.run(run_load(args.url, args.clients, args.duration, args.think, seed=args.seed))
+        stored = ({name: n - before.get(name, 0) for name, n in store.profiles() if n > before.get(name, 0)}
+                  if store else {})
+        report = LoadReport(args.clients, time.monotonic() - started, tally, [],
+                            sum(stored.values()) if store else None, stored)
+    else:
+        print(f"{args.clients} simulated users for {args.duration:.0f} s (server log: test-artifacts/load-server.log)")
+        report = load_test(args.clients, args.duration, args.think, args.seed, session_ttl_s=args.session_ttl,
+                           progress_every_s=30)
     print(report.table())
     lost = report.tally.answers_confirmed - (report.stored_answers or 0)
-    misplaced = report.tally.confirmed_by_profile != report.stored_by_profile
+    misplaced = report.stored_answers is not None and report.tally.confirmed_by_profile != report.stored_by_profile
     raise SystemExit(1 if report.tally.errors or lost or misplaced else 0)
 
 
