@@ -624,6 +624,10 @@ class FeedbackStore:
     def __init__(self, location: Path | str | None = None, busy_timeout_s: float = BUSY_TIMEOUT_S,
                  profile: str | None = None):
         self._location = default_db_path() if location is None else location
+        if isinstance(self._location, Path) and is_database_url(str(self._location).replace(":/", "://", 1)):
+            # Path() folds a URL's "//" (argparse's type=Path does it); refused, and not echoed: it may hold a password.
+            raise FeedbackStoreError("a postgresql:// URL was turned into a file path (Path folds its '//'): "
+                                     "pass the URL as a str")
         self.busy_timeout_s = busy_timeout_s
         self.profile = None if profile is None else check_profile(profile)
         self._database = (PostgresDatabase(self._location, busy_timeout_s) if is_database_url(self._location)
