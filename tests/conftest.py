@@ -33,6 +33,41 @@ def model():
     return load_model()
 
 
+# --- The feedback store on both databases ------------------------------------------------
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A throwaway PostgreSQL server for the test session (``tests.postgres_support``).
+    Without PostgreSQL's binaries this fails, saying how to install them: the store's
+    PostgreSQL tests are never skipped."""
+    from tests.postgres_support import INSTALL_HINT, postgres_bin, throwaway_postgres
+
+    if postgres_bin() is None:
+        pytest.fail(INSTALL_HINT, pytrace=False)
+    with throwaway_postgres() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres_server):
+    """The URL of a new, empty database of its own on the session's server; this process's
+    pooled connections to it are closed after the test."""
+    from mnist_app.feedback import FeedbackStore
+
+    url = postgres_server.create_database()
+    yield url
+    FeedbackStore(url).close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_location(request, tmp_path):
+    """Where a new, empty feedback store is: an SQLite file path (Path), then a PostgreSQL
+    database's URL (str); no store is made there yet."""
+    if request.param == "sqlite":
+        return tmp_path / "feedback.sqlite3"
+    return request.getfixturevalue("postgres_url")
+
+
 # --- Browser tests: one app server and one Chromium per test module ------------------
 
 @pytest.fixture(scope="module")

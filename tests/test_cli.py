@@ -36,7 +36,7 @@ def test_evaluate_without_a_model_says_what_to_do(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-def test_teach_stores_each_digit_in_the_profile_and_reports_bad_files(tmp_path, mnist_test):
+def test_teach_stores_each_digit_in_the_profile_and_reports_bad_files(tmp_path, mnist_test, store_location):
     from PIL import Image
 
     from mnist_app.feedback import FeedbackStore
@@ -51,16 +51,15 @@ def test_teach_stores_each_digit_in_the_profile_and_reports_bad_files(tmp_path, 
     broken.write_bytes(b"not an image")
     blank = tmp_path / "blank.png"
     Image.new("L", (80, 80), 255).save(blank)
-    db = tmp_path / "feedback.sqlite3"
     result = subprocess.run([sys.executable, "-m", "mnist_app", "teach", "--profile", "ann", "--label", "7",
                              str(files[0]), str(broken), str(blank), str(files[1])], cwd=ROOT,
                             capture_output=True, text=True, timeout=300,
-                            env={**__import__("os").environ, "MNIST_FEEDBACK_DB": str(db)})
+                            env={**__import__("os").environ, "MNIST_FEEDBACK_DB": str(store_location)})
     assert result.returncode == 1, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
     assert "broken.png" in result.stderr and "blank.png: no digit found" in result.stderr
     assert result.stdout.count("stored as a 7 in profile ann") == 2
-    answers = FeedbackStore(db).list_answers(newest_first=False)
+    answers = FeedbackStore(store_location).list_answers(newest_first=False)
     assert [(a.profile, a.label, a.source) for a in answers] == [("ann", 7, "photo")] * 2
     assert all(a.predicted == 7 for a in answers)  # clear MNIST 7s, read right
 

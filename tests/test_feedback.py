@@ -1,5 +1,7 @@
-"""The feedback store on real SQLite files: round trips, filters, exports, many writers at
-once (threads and processes), a writer killed mid-way, and every way it can fail."""
+"""The feedback store on real SQLite files and a real PostgreSQL server: round trips,
+filters, exports, many writers at once (threads and processes), the same tests on both.
+Then what only SQLite files have: WAL mode, the file's schema version, a writer killed
+mid-way, and every way a file can fail. PostgreSQL's own cases: test_feedback_postgres.py."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import sys
 import threading
 import zipfile
 from datetime import datetime, timezone
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -39,13 +42,26 @@ def add_answer(store: FeedbackStore, seed: int, label: int = 7, predicted: int =
 
 
 @pytest.fixture
-def store(tmp_path):
+def store(store_location):
+    """A new store, on each database (``store_location``)."""
+    return FeedbackStore(store_location)
+
+
+@pytest.fixture
+def sqlite_store(tmp_path):
+    """A new store in an SQLite file, for what only files have."""
     return FeedbackStore(tmp_path / "feedback.sqlite3")
 
 
 def integrity(path) -> str:
     with sqlite3.connect(path) as connection:
         return connection.execute("PRAGMA integrity_check").fetchone()[0]
+
+
+def assert_sound(store: FeedbackStore) -> None:
+    """SQLite's own check of a file (a PostgreSQL server checks its tables itself)."""
+    if isinstance(store.path, Path):
+        assert integrity(store.path) == "ok"
 
 
 # --- round trips ----------------------------------------------------------------------
@@ -66,9 +82,9 @@ def test_an_answer_comes_back_as_stored(store):
     assert store.get(answer_id + 1) is None
 
 
-def test_the_store_is_in_wal_mode(store):
-    add_answer(store, 0)
-    with sqlite3.connect(store.path) as connection:
+def test_the_store_is_in_wal_mode(sqlite_store):
+    add_answer(sqlite_store, 0)
+    with sqlite3.connect(sqlite_store.path) as connection:
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
@@ -115,6 +131,9 @@ def test_the_default_path_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("MNIST_FEEDBACK_DB", str(tmp_path / "x.sqlite3"))
     assert default_db_path() == tmp_path / "x.sqlite3"
     assert FeedbackStore().path == tmp_path / "x.sqlite3"
+    monkeypatch.setenv("MNIST_FEEDBACK_DB", "postgresql://app:secret@db.example:5432/feedback")
+    assert default_db_path() == "postgresql://app:secret@db.example:5432/feedback"  # a URL, not a Path
+    assert str(FeedbackStore().path) == "postgresql://app:***@db.example:5432/feedback"
     monkeypatch.delenv("MNIST_FEEDBACK_DB")
     assert default_db_path() == ROOT / "feedback.sqlite3"
 
@@ -168,8 +187,13 @@ def test_training_split_takes_accepted_answers_and_holds_out_every_fifth_for_goo
     (_, _), (x_held_later, _) = training_split(store)
     assert len(x_held_later) == 3
     np.testing.assert_array_equal(x_held_later[:2], x_held)  # new answers do not move old ones
+
+
+def test_training_split_needs_a_store_and_makes_none(store_location):
+    store = FeedbackStore(store_location)  # a file that does not exist, an empty database
     with pytest.raises(FeedbackStoreError, match="no feedback store"):
-        training_split(FeedbackStore(store.path.with_name("absent.sqlite3")))
+        training_split(store)
+    assert not store.path.exists()
 
 
 def test_a_profile_sees_and_changes_only_its_own_answers(store):
@@ -195,11 +219,12 @@ def test_a_profile_sees_and_changes_only_its_own_answers(store):
 
 
 @pytest.mark.parametrize("name", ["", "a b", "../x", "x" * 65, "é"])
-def test_a_profile_name_is_checked(store, name):
+def test_a_profile_name_is_checked(sqlite_store, name):
     with pytest.raises(ValueError, match="profile name"):
-        store.for_profile(name)
+        sqlite_store.for_profile(name)
 
 
+# --- the schema version of SQLite files (of PostgreSQL databases: test_feedback_postgres.py) --
 V1_SCHEMA = """CREATE TABLE answers (
     id INTEGER PRIMARY KEY AUTOINCREMENT, created_at TEXT NOT NULL,
     source TEXT NOT NULL CHECK (source IN ('draw', 'photo')),
@@ -225,12 +250,12 @@ def test_a_store_made_by_the_first_version_is_migrated_and_keeps_its_answers(tmp
     assert integrity(path) == "ok"
 
 
-def test_a_store_made_by_a_newer_version_is_refused_with_a_message(store):
-    add_answer(store, 0)
-    with sqlite3.connect(store.path) as connection:
+def test_a_store_made_by_a_newer_version_is_refused_with_a_message(sqlite_store):
+    add_answer(sqlite_store, 0)
+    with sqlite3.connect(sqlite_store.path) as connection:
         connection.execute("PRAGMA user_version = 99")
     with pytest.raises(FeedbackStoreError, match="newer version of this app"):
-        store.count()
+        sqlite_store.count()
 
 
 def json_probabilities() -> str:
@@ -258,7 +283,7 @@ def test_threads_writing_at_once_lose_nothing(store):
     assert store.count() == threads * per_thread
     for t in range(threads):
         assert store.count(label=t) == per_thread
-    assert integrity(store.path) == "ok"
+    assert_sound(store)
 
 
 WRITER = """
@@ -275,25 +300,27 @@ for i in range(n if n >= 0 else 10**9):
 """
 
 
-def start_writer(path, writer: int, n: int) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(writer), str(n)],
+def start_writer(location, writer: int, n: int) -> subprocess.Popen:
+    """A process adding ``n`` answers (-1: until killed) to the store at ``location`` (a path or URL)."""
+    return subprocess.Popen([sys.executable, "-c", WRITER, str(location), str(writer), str(n)],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def test_processes_writing_at_once_lose_nothing(store):
-    # They all start on a file that does not exist yet: creating it races too.
+def test_processes_writing_at_once_lose_nothing(store, store_location):
+    # They all start on a file that does not exist yet, or an empty database: creating the store races too.
     processes, per_process = 4, 50
-    writers = [start_writer(store.path, w, per_process) for w in range(processes)]
+    writers = [start_writer(store_location, w, per_process) for w in range(processes)]
     for w in writers:
         out, err = w.communicate(timeout=120)
         assert w.returncode == 0, err[-2000:]
     assert store.count() == processes * per_process
     for w in range(processes):
         assert store.count(model_version=f"writer{w}") == per_process
-    assert integrity(store.path) == "ok"
+    assert_sound(store)
 
 
-def test_a_killed_writer_leaves_a_sound_store(store):
+def test_a_killed_writer_leaves_a_sound_store(sqlite_store):
+    store = sqlite_store
     add_answer(store, 0)
     writer = start_writer(store.path, 1, -1)  # writes until killed
     committed = -1
