@@ -55,9 +55,9 @@ def parse_args(argv=None):
     p.add_argument("--grow", type=Path, metavar="MODEL",
                    help="keep the members of this saved ensemble (and their history, from the "
                         "report.json beside it) and train only the missing ones up to --members")
-    p.add_argument("--include-feedback", nargs="?", type=Path, const=default_db_path(), metavar="DB",
-                   help="add the digits users labelled in the app to the training split (from DB, "
-                        "default $MNIST_FEEDBACK_DB or feedback.sqlite3); every 5th is held out "
+    p.add_argument("--include-feedback", nargs="?", type=str, const=str(default_db_path()), metavar="DB",
+                   help="add the digits users labelled in the app to the training split (from DB: a file "
+                        "or a postgresql:// URL, default $MNIST_FEEDBACK_DB or feedback.sqlite3); every 5th is held out "
                         "and the report gives the accuracy on those")
     p.add_argument("--calibrate-only", action="store_true",
                    help="train nothing: refit the calibration of the model in --out (the 'looks like a "
@@ -334,7 +334,7 @@ def main(argv=None):
     }
     if args.include_feedback:
         full["feedback"] = {
-            "db": str(args.include_feedback),
+            "db": str(FeedbackStore(args.include_feedback).path),  # a URL's password as ***
             "train": int(len(x_users)),
             "repeat": FEEDBACK_REPEAT,
             "held_out": users_held_report,

@@ -180,12 +180,13 @@ def _healthy(url: str) -> bool:
 
 
 def _pid_alive(pid_file: Path) -> int | None:
+    """The pid in ``pid_file`` if that process runs (not exited, not a zombie), else None."""
     try:
         pid = int(pid_file.read_text())
-        os.kill(pid, 0)
-        return pid
-    except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ValueError, IndexError):
         return None
+    return None if state in ("Z", "X") else pid
 
 
 def start_replica(cluster: Cluster, index: int, env: dict[str, str] | None = None) -> int:
@@ -202,17 +203,22 @@ def start_replica(cluster: Cluster, index: int, env: dict[str, str] | None = Non
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
          "--browser.gatherUsageStats", "false", "--server.address", "127.0.0.1", "--server.port", str(port),
-         "--server.fileWatcherType", "none", "--server.cookieSecret", secret_file.read_text().strip()],
+         "--server.fileWatcherType", "none"],
         cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         env={**os.environ, "MNIST_FEEDBACK_DB": cluster.database_url(), "MALLOC_ARENA_MAX": "2",
+             "STREAMLIT_SERVER_COOKIE_SECRET": secret_file.read_text().strip(),
              "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1", **(env or {})})
     pid_file.write_text(str(process.pid))
     return process.pid
 
 
-def wait_healthy(url: str, what: str, timeout_s: float = START_TIMEOUT_S) -> None:
+def wait_healthy(url: str, what: str, timeout_s: float = START_TIMEOUT_S, pid_file: Path | None = None) -> None:
+    """Until ``url`` answers 200; ClusterError after ``timeout_s`` or when the process
+    of ``pid_file`` has exited (its log says why)."""
     deadline = time.monotonic() + timeout_s
     while not _healthy(url):
+        if pid_file is not None and _pid_alive(pid_file) is None:
+            raise ClusterError(f"{what} exited while starting: see {pid_file.with_suffix('.log')}")
         if time.monotonic() > deadline:
             raise ClusterError(f"{what} not healthy at {url} after {timeout_s:.0f} s")
         time.sleep(0.5)  # polling interval of a bounded wait
@@ -287,7 +293,8 @@ def start(cluster: Cluster, replicas: int) -> None:
     for index in range(replicas):
         start_replica(cluster, index)
     for index in range(replicas):
-        wait_healthy(f"http://127.0.0.1:{cluster.replica_port(index)}/_stcore/health", f"replica {index}")
+        wait_healthy(f"http://127.0.0.1:{cluster.replica_port(index)}/_stcore/health", f"replica {index}",
+                     pid_file=cluster.folder / f"replica-{index}.pid")
     start_proxy(cluster, replicas)
     wait_healthy(f"{cluster.url}/_stcore/health", "the proxy", timeout_s=30)
 

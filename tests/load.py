@@ -36,6 +36,7 @@ import re
 import statistics
 import tempfile
 import time
+import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
@@ -45,6 +46,7 @@ import numpy as np
 
 from tests.strokes import DIGIT_STROKES, place, render_strokes
 
+RECONNECT_DELAY_S = 1.0
 RUN_TIMEOUT_S = 120  # one rerun under load; far above the p95, far below "hung"
 CANVAS_SIZE = (560, 320)  # the Draw page's canvas (width, height)
 SESSION_ACTIONS = (3, 6)  # a user makes this many drawings (inclusive range) before leaving
@@ -191,12 +193,18 @@ class AppSession:
         self._file_urls: dict[str, asyncio.Future] = {}
         self._xsrf = ""
         self.cookies: dict[str, str] = {}  # as a browser keeps them: XSRF, and a proxy's replica cookie
+        self.closed = False  # the websocket has ended
 
     # --- connection -------------------------------------------------------------------
     async def __aenter__(self) -> "AppSession":
         import websockets
 
-        await asyncio.to_thread(self._fetch_cookies)
+        try:
+            await asyncio.to_thread(self._fetch_cookies)
+        except urllib.error.HTTPError as exc:
+            if exc.code in (502, 503, 504):  # a proxy with no replica to answer, yet
+                raise ConnectionLost(f"the app's health check answered HTTP {exc.code}") from None
+            raise
         self._xsrf = self.cookies.get("_streamlit_xsrf", "")
         ws_url = self.base_url.replace("http://", "ws://", 1) + "/_stcore/stream"
         headers = {"Cookie": self.cookie_header()} if self.cookies else {}
@@ -230,8 +238,10 @@ class AppSession:
             async for payload in self._ws:
                 if isinstance(payload, bytes):
                     self._receive(self._ForwardMsg.FromString(payload))
+            self.closed = True
             self._fail(ConnectionLost("the server closed the connection"))
         except Exception as exc:  # the connection broke: fail whatever waits on it
+            self.closed = True
             self._fail(ConnectionLost(f"connection lost: {exc!r}"))
             raise
 
@@ -287,7 +297,7 @@ class AppSession:
         request.context_info.locale = "en-US"
         request.context_info.url = f"{self.base_url}/{self.page}"
         self._run, self._run_done = None, asyncio.get_running_loop().create_future()
-        await self._ws.send(msg.SerializeToString())
+        await self._send(msg)
         try:
             run = await asyncio.wait_for(self._run_done, RUN_TIMEOUT_S)
         except asyncio.TimeoutError:
@@ -304,6 +314,20 @@ class AppSession:
         self.last_run = run
         return run
 
+    async def _send(self, msg) -> None:
+        import websockets
+
+        try:
+            await self._ws.send(msg.SerializeToString())
+        except websockets.ConnectionClosed as exc:
+            raise ConnectionLost(f"connection lost: {exc!r}") from None
+
+    def _lost_or_error(self, message: str, exc: OSError) -> AppError:
+        """An HTTP request of this tab failed: part of a lost connection if the
+        websocket is gone too, or a proxy says its replica is (502-504), else an error."""
+        gone = isinstance(exc, urllib.error.HTTPError) and exc.code in (502, 503, 504)
+        return ConnectionLost(message) if self.closed or gone else AppError(message)
+
     def _fetch(self, url: str) -> None:
         """GET one image the run showed, as the browser would."""
         if url.startswith("data:"):
@@ -315,7 +339,7 @@ class AppSession:
                 if response.status != 200 or not response.read():
                     raise AppError(f"image {url}: HTTP {response.status} or empty")
         except OSError as exc:
-            raise AppError(f"image {url} could not be loaded: {exc}") from exc
+            raise self._lost_or_error(f"image {url} could not be loaded: {exc}", exc) from exc
 
     async def upload(self, key: str, name: str, data: bytes) -> Run:
         """Choose ``name`` in the file uploader with key ``key``: ask for an upload URL,
@@ -330,7 +354,7 @@ class AppSession:
         msg.file_urls_request.session_id = self.session_id
         future = asyncio.get_running_loop().create_future()
         self._file_urls[request_id] = future
-        await self._ws.send(msg.SerializeToString())
+        await self._send(msg)
         response = await asyncio.wait_for(future, RUN_TIMEOUT_S)
         if response.error_msg or not response.file_urls:
             raise AppError(f"no upload URL for {name}: {response.error_msg}")
@@ -357,7 +381,7 @@ class AppSession:
                 if response.status not in (200, 204):
                     raise AppError(f"upload of {name}: HTTP {response.status}")
         except OSError as exc:
-            raise AppError(f"upload of {name} failed: {exc}") from exc
+            raise self._lost_or_error(f"upload of {name} failed: {exc}", exc) from exc
 
     # --- widget values ----------------------------------------------------------------
     def _widget_state(self, widget_id: str):
@@ -404,6 +428,9 @@ class Tally:
     confirmed_by_profile: dict[str, int] = dataclasses.field(default_factory=dict)
     read_from_examples: int = 0  # pages that said a reading was like the user's own examples
     confirmed_at: list[float] = dataclasses.field(default_factory=list)  # time.monotonic() of each
+    # Answers whose outcome the user never learnt (the connection died under it) or that
+    # were refused during an outage: each may or may not be stored, per profile.
+    unsettled_by_profile: dict[str, int] = dataclasses.field(default_factory=dict)
     reconnects: int = 0  # sessions lost with their replica, the user back through the proxy
     refusals: list[str] = dataclasses.field(default_factory=list)  # "not saved" messages while the database was down
     sessions: int = 0
@@ -424,7 +451,7 @@ class User:
         self.tally, self.think_s = tally, think_s
         self.rng = np.random.default_rng(seed)
         self.profile = f"load-user-{number}"
-        self.taught: set[str] = set()  # the digits this user's profile has examples of
+        self.taught: set[str] = set()  # the digits this user's profile may have examples of
 
     async def _timed(self, action: str, operation):
         started = time.perf_counter()
@@ -447,6 +474,7 @@ class User:
                 if not self.faults:
                     self.tally.errors.append(f"user {self.number}: {exc}")
                 self.tally.reconnects += 1
+                await asyncio.sleep(RECONNECT_DELAY_S)  # as Streamlit's page waits before reconnecting
             except AppError as exc:
                 self.tally.errors.append(f"user {self.number}: {exc}")
             except (OSError, asyncio.TimeoutError) as exc:
@@ -497,12 +525,21 @@ class User:
         if foreign:
             raise AppError(f"read as like 'your' {sorted(foreign)}s, which profile {self.profile} never taught")
 
+    def _unsettled(self) -> None:
+        self.tally.unsettled_by_profile[self.profile] = self.tally.unsettled_by_profile.get(self.profile, 0) + 1
+
     async def _answer(self, app: AppSession, label: str, click) -> None:
         self.tally.answers_sent += 1
-        run = await self._timed("answer", app.rerun(click))
+        self.taught.add(label)  # stored, perhaps, from the moment it is sent
+        try:
+            run = await self._timed("answer", app.rerun(click))
+        except ConnectionLost:
+            self._unsettled()
+            raise
         refused = [warning for warning in run.warnings if "not saved" in warning]
         if refused and self.faults:
             self.tally.refusals += refused
+            self._unsettled()  # the database may have committed it as the connection broke
             return
         if refused:
             raise AppError(f"answer not saved: {run.warnings}")

@@ -28,7 +28,7 @@ from tests.browser_support import ARTIFACTS, free_port
 from tests.load import run_load
 
 CLIENTS = 20
-DURATION_S = 90
+DURATION_S = 70
 KILL_AFTER_ACTIONS = 120
 RESTART_DATABASE_AFTER_ACTIONS = 320
 MAX_OUTAGE_S = 15  # the database stays down until an answer has been refused, or this long
@@ -108,9 +108,14 @@ def test_twenty_users_through_the_proxy_survive_a_dead_replica_and_a_database_re
     assert tally.errors == [], summary  # no traceback, no error message, every run finished
     assert tally.reconnects >= 1, summary  # the killed replica's users came back through the proxy
     assert tally.drawings >= 3 * CLIENTS and tally.drawings_right >= 0.95 * tally.drawings, summary
-    # Every answer confirmed to a user is in PostgreSQL, under that user's profile.
+    # Every answer confirmed to a user is in PostgreSQL, under that user's profile; beyond
+    # those, at most the ones whose outcome the user never saw (the replica died under
+    # them, or the database went down as it committed).
     stored = dict(FeedbackStore(cluster.database_url()).profiles())
-    assert stored == tally.confirmed_by_profile, summary
+    for profile in set(stored) | set(tally.confirmed_by_profile):
+        confirmed, kept = tally.confirmed_by_profile.get(profile, 0), stored.get(profile, 0)
+        unsettled = tally.unsettled_by_profile.get(profile, 0)
+        assert confirmed <= kept <= confirmed + unsettled, (profile, confirmed, kept, unsettled, summary)
     # While the database was down answers were refused, saying why; after it, saved again.
-    assert tally.refusals and all("not saved" in r and "database" in r.lower() for r in tally.refusals), summary
+    assert tally.refusals and all("not saved" in r and "feedback store" in r for r in tally.refusals), summary
     assert any(at > faults["database_up"] for at in tally.confirmed_at), summary

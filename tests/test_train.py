@@ -5,16 +5,27 @@ import sys
 import numpy as np
 from PIL import Image
 
+from mnist_app.feedback import FeedbackStore
 from tests.conftest import ROOT
 
 
-def test_quick_training_writes_a_loadable_model_and_a_report(tmp_path):
+def test_quick_training_writes_a_loadable_model_and_a_report(tmp_path, mnist, postgres_url):
+    """One quick training (a minute): the model, its report, and users' accepted answers
+    from a PostgreSQL store in its training split, their held-out accuracy reported apart."""
+    _, (x_test, y_test) = mnist
+    store = FeedbackStore(postgres_url)
+    for i in range(20):  # MNIST test digits standing in for users' answers, accepted by the operator
+        store.set_review(store.add(x_test[i], int(y_test[i]), int(y_test[i]), np.eye(10)[y_test[i]], "v", "draw"),
+                         "accepted")
+    store.add(x_test[20], int(y_test[20]), int(y_test[20]), np.eye(10)[y_test[20]], "v", "draw")  # not reviewed
     result = subprocess.run(
-        [sys.executable, "train_model.py", "--quick", "--out", str(tmp_path), "--seed", "7"],
+        [sys.executable, "train_model.py", "--quick", "--out", str(tmp_path), "--seed", "7",
+         "--include-feedback", postgres_url],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "test accuracy" in result.stdout
+    assert "16 user digits" in result.stdout and "4 held out" in result.stdout
 
     from mnist_app.model import load_model, logits_model, predict_probabilities
 
@@ -49,3 +60,13 @@ def test_quick_training_writes_a_loadable_model_and_a_report(tmp_path):
     assert report["data_md5"]["t10k-labels-idx1-ubyte.gz"] == "27ae3e4e09519cfbb04c329615203637"
     curves = Image.open(tmp_path / "training_curves.png")
     assert curves.size[0] >= 800
+
+    feedback = report["feedback"]
+    assert feedback["db"] == str(store.path) and "***" in feedback["db"]  # no password in the report
+    assert feedback["train"] == 16  # ids 5, 10, 15, 20 are held out
+    held_out = feedback["held_out"]
+    assert held_out["n"] == 4 and 0.0 <= held_out["accuracy"] <= 1.0
+    assert np.array(held_out["confusion"]).sum(axis=1)[y_test[[4, 9, 14, 19]]].all()
+    # MNIST's training digits (plus styled copies), pen renders and 16 user digits repeated.
+    training = report["training"]
+    assert training["train_size"] == 2000 + training["styled_extra"] + training["pen_renders"] + 16 * feedback["repeat"]
