@@ -233,6 +233,9 @@ def kill_replica(cluster: Cluster, index: int, sig: int = signal.SIGKILL) -> Non
             os.killpg(pid, sig)
         except ProcessLookupError:
             pass
+        deadline = time.monotonic() + 20
+        while _pid_alive(pid_file) is not None and time.monotonic() < deadline:
+            time.sleep(0.1)  # until it has exited: its port and memory are free again
     pid_file.unlink(missing_ok=True)
 
 
