@@ -69,12 +69,14 @@ def test_teach_refuses_a_bad_profile_name(tmp_path):
     assert result.returncode == 2 and "profile name" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_predict_with_a_profile_reads_with_its_examples_and_an_unknown_one_as_none(tmp_path, mnist_test):
-    import os
-
+def test_predict_with_a_profile_reads_with_its_examples_and_an_unknown_one_as_none(tmp_path, mnist_test,
+                                                                                   monkeypatch, capsys):
+    """In this process (the commands' own main, not a fresh interpreter each: the same
+    code, without loading TensorFlow three more times)."""
     import cv2
     from PIL import Image
 
+    from mnist_app.__main__ import main
     from mnist_app.images import decode_image
     from mnist_app.inference import Recognizer
     from mnist_app.model import MODEL_PATH
@@ -93,21 +95,17 @@ def test_predict_with_a_profile_reads_with_its_examples_and_an_unknown_one_as_no
 
     taught = [written(4, "a.png"), written(-4, "b.png")]
     new = written(1, "new.png")
-    env = {**os.environ, "MNIST_FEEDBACK_DB": str(tmp_path / "feedback.sqlite3")}
-    run = lambda *args: subprocess.run([sys.executable, "-m", "mnist_app", *args], cwd=ROOT, env=env,  # noqa: E731
-                                       capture_output=True, text=True, timeout=300)
-    result = run("teach", "--profile", "ann", "--label", str(y[misread]), *map(str, taught))
-    assert result.returncode == 0, result.stderr[-2000:]
+    monkeypatch.setenv("MNIST_FEEDBACK_DB", str(tmp_path / "feedback.sqlite3"))
+    assert main(["teach", "--profile", "ann", "--label", str(y[misread]), *map(str, taught)]) == 0
 
-    result = run("predict", "--json", "--profile", "ann", str(new))
-    assert result.returncode == 0, result.stderr[-2000:]
-    (digit,) = json.loads(result.stdout)["digits"]
+    capsys.readouterr()
+    assert main(["predict", "--json", "--profile", "ann", str(new)]) == 0
+    (digit,) = json.loads(capsys.readouterr().out)["digits"]
     assert digit["digit"] == y[misread] and digit["shared_digit"] == read[misread]
     assert len(digit["like_your_examples"]) >= 1
 
     alone = recognizer.read_many([crops_from_picture(decode_image(new.read_bytes()))])[0].to_json()
-    result = run("predict", "--json", "--profile", "nobody", str(new))
-    assert result.returncode == 0, result.stderr[-2000:]
-    (digit,) = json.loads(result.stdout)["digits"]
+    assert main(["predict", "--json", "--profile", "nobody", str(new)]) == 0
+    (digit,) = json.loads(capsys.readouterr().out)["digits"]
     assert digit["digit"] == alone["digits"][0]["digit"] == read[misread] and digit["like_your_examples"] == []
     np.testing.assert_allclose(digit["probabilities"], alone["digits"][0]["probabilities"], atol=1e-5)
