@@ -76,6 +76,9 @@ def profile_costs(recognizer, crops, runs: int) -> dict:
     from mnist_app.personal import ExampleCache, blend, example_vectors
 
     (x_train, y_train), _ = load_mnist()
+    images = np.stack([c.image for c in crops])
+    probabilities, _, features = recognizer.classify(images)
+    vectors = example_vectors(images, features)
     results = {}
     with tempfile.TemporaryDirectory() as folder:
         store = FeedbackStore(Path(folder) / "feedback.sqlite3").for_profile("bench")
@@ -87,8 +90,6 @@ def profile_costs(recognizer, crops, runs: int) -> dict:
                           model_version="bench", source="draw")
             stored = size
             examples = cache.examples(store)
-            probabilities, _, features = recognizer.classify(np.stack([c.image for c in crops]))
-            vectors = example_vectors(np.stack([c.image for c in crops]), features)
             with_examples = median_ms(lambda: recognizer.read_and_explain(crops, examples), runs)
             without = median_ms(lambda: recognizer.read_and_explain(crops), runs)
             results[f"examples_{size}_added_ms"] = with_examples - without

@@ -164,12 +164,6 @@ def stop_database(cluster: Cluster, mode: str = "fast") -> None:
              "stopping PostgreSQL")
 
 
-def restart_database(cluster: Cluster) -> None:
-    """Stop PostgreSQL (dropping every connection) and start it again."""
-    stop_database(cluster)
-    start_database(cluster)
-
-
 # --- app replicas -------------------------------------------------------------------------
 def _healthy(url: str) -> bool:
     try:

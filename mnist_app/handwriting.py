@@ -117,17 +117,23 @@ def render_pen_digit(points: np.ndarray, rng: np.random.Generator, size: tuple[i
     slanted by ``slant`` (x shifts by slant * height from bottom to top), drawn with a
     pen 6-30 px wide at a random place on the canvas.
     """
-    width, height = size
-    digit_h = rng.uniform(70, min(280, height - 20))
+    digit_h = rng.uniform(70, min(280, size[1] - 20))
     digit_w = digit_h * rng.uniform(0.55, 1.0)
     pen = rng.uniform(6, 30) * min(1.0, digit_h / 120) ** 0.5  # small digits, finer pens
+    return draw_pen_path(points, rng, digit_w, digit_h, pen, slant, size)
+
+
+def draw_pen_path(points: np.ndarray, rng: np.random.Generator, digit_w: float, digit_h: float, pen: float,
+                  slant: float = 0.0, size: tuple[int, int] = CANVAS_SIZE) -> np.ndarray:
+    """Pen points float32 (8, 2) in 0..1 as one smooth stroke ``digit_w`` x ``digit_h``
+    px, slanted by ``slant``, ``pen`` px wide, at a random place on the canvas: uint8
+    (H, W, 4) RGBA."""
     curve = catmull_rom(points)
     xy = np.empty_like(curve)
     xy[:, 0] = curve[:, 0] * digit_w + slant * (1 - curve[:, 1]) * digit_h
     xy[:, 1] = curve[:, 1] * digit_h
     xy -= xy.min(axis=0)
-    extent = xy.max(axis=0)
-    room = np.maximum(np.array([width, height]) - extent - pen - 4, 1)
+    room = np.maximum(np.array(size) - xy.max(axis=0) - pen - 4, 1)
     xy += rng.uniform(0, 1, 2) * room + pen / 2 + 2
     return draw_stroke(xy, size, pen)
 

@@ -84,9 +84,6 @@ class Examples:
         """uint8 (28, 28): the image of the example with this answer id."""
         return self.images[int(np.flatnonzero(self.ids == answer_id)[0])]
 
-    def count(self, label: int) -> int:
-        return int((self.labels == label).sum())
-
 
 @dataclass(frozen=True)
 class Evidence:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mnist_app.handwriting import CANVAS_SIZE, catmull_rom, draw_stroke, load_pen_digits, pen_split
+from mnist_app.handwriting import draw_pen_path, load_pen_digits, pen_split
 from mnist_app.personal import Examples, blend, example_vectors
 from mnist_app.preprocess import ink_from_picture, segment_digits
 
@@ -72,17 +72,9 @@ def render(points: np.ndarray, rng: np.random.Generator, height: float, aspect: 
            slant: float) -> np.ndarray:
     """One digit of a writer who writes about ``height`` px tall, ``aspect`` as wide,
     with a ``pen`` px pen, slanted by ``slant``: uint8 (H, W, 4) canvas RGBA."""
-    width_px, height_px = CANVAS_SIZE
     digit_h = height * rng.uniform(0.9, 1.1)
     digit_w = digit_h * aspect * rng.uniform(0.95, 1.05)
-    curve = catmull_rom(points)
-    xy = np.empty_like(curve)
-    xy[:, 0] = curve[:, 0] * digit_w + slant * (1 - curve[:, 1]) * digit_h
-    xy[:, 1] = curve[:, 1] * digit_h
-    xy -= xy.min(axis=0)
-    room = np.maximum(np.array([width_px, height_px]) - xy.max(axis=0) - pen - 4, 1)
-    xy += rng.uniform(0, 1, 2) * room + pen / 2 + 2
-    return draw_stroke(xy, CANVAS_SIZE, pen)
+    return draw_pen_path(points, rng, digit_w, digit_h, pen, slant)
 
 
 def make_writers(recognizer, styles: tuple[str, ...] = tuple(STYLES), shapes: tuple[int, ...] | None = None,

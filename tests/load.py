@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import collections
 import contextlib
 import dataclasses
 import http.cookies
@@ -425,12 +426,12 @@ class Tally:
     photos_right: int = 0
     answers_sent: int = 0
     answers_confirmed: int = 0
-    confirmed_by_profile: dict[str, int] = dataclasses.field(default_factory=dict)
+    confirmed_by_profile: collections.Counter = dataclasses.field(default_factory=collections.Counter)
     read_from_examples: int = 0  # pages that said a reading was like the user's own examples
     confirmed_at: list[float] = dataclasses.field(default_factory=list)  # time.monotonic() of each
     # Answers whose outcome the user never learnt (the connection died under it) or that
     # were refused during an outage: each may or may not be stored, per profile.
-    unsettled_by_profile: dict[str, int] = dataclasses.field(default_factory=dict)
+    unsettled_by_profile: collections.Counter = dataclasses.field(default_factory=collections.Counter)
     reconnects: int = 0  # sessions lost with their replica, the user back through the proxy
     refusals: list[str] = dataclasses.field(default_factory=list)  # "not saved" messages while the database was down
     sessions: int = 0
@@ -525,21 +526,18 @@ class User:
         if foreign:
             raise AppError(f"read as like 'your' {sorted(foreign)}s, which profile {self.profile} never taught")
 
-    def _unsettled(self) -> None:
-        self.tally.unsettled_by_profile[self.profile] = self.tally.unsettled_by_profile.get(self.profile, 0) + 1
-
     async def _answer(self, app: AppSession, label: str, click) -> None:
         self.tally.answers_sent += 1
         self.taught.add(label)  # stored, perhaps, from the moment it is sent
         try:
             run = await self._timed("answer", app.rerun(click))
         except ConnectionLost:
-            self._unsettled()
+            self.tally.unsettled_by_profile[self.profile] += 1
             raise
         refused = [warning for warning in run.warnings if "not saved" in warning]
         if refused and self.faults:
             self.tally.refusals += refused
-            self._unsettled()  # the database may have committed it as the connection broke
+            self.tally.unsettled_by_profile[self.profile] += 1  # perhaps committed as the connection broke
             return
         if refused:
             raise AppError(f"answer not saved: {run.warnings}")
@@ -547,8 +545,7 @@ class User:
             raise AppError(f"answered {label}, the page does not say it was saved")
         self.tally.answers_confirmed += 1
         self.tally.confirmed_at.append(time.monotonic())
-        self.tally.confirmed_by_profile[self.profile] = self.tally.confirmed_by_profile.get(self.profile, 0) + 1
-        self.taught.add(label)
+        self.tally.confirmed_by_profile[self.profile] += 1
 
     async def upload(self, app: AppSession) -> None:
         photo = self.photos[int(self.rng.integers(len(self.photos)))]
@@ -653,14 +650,12 @@ async def run_load(base_url: str, clients: int, duration_s: float, think_s: floa
         while True:
             if watch is not None:
                 watch(tally, time.monotonic() - started)
-            if rss_mb is None:
-                await asyncio.sleep(MEMORY_SAMPLE_S)
-                continue
-            memory.append((time.monotonic() - started, rss_mb(), tally.actions))
-            if progress_every_s and memory[-1][0] >= next_report:
-                next_report += progress_every_s
-                print(f"{memory[-1][0]:5.0f} s: {tally.actions:,} actions, {len(tally.errors)} errors, "
-                      f"app {memory[-1][1]:,.0f} MB", flush=True)
+            if rss_mb is not None:
+                memory.append((time.monotonic() - started, rss_mb(), tally.actions))
+                if progress_every_s and memory[-1][0] >= next_report:
+                    next_report += progress_every_s
+                    print(f"{memory[-1][0]:5.0f} s: {tally.actions:,} actions, {len(tally.errors)} errors, "
+                          f"app {memory[-1][1]:,.0f} MB", flush=True)
             await asyncio.sleep(MEMORY_SAMPLE_S)
 
     sampler = asyncio.create_task(sample_memory()) if rss_mb or watch else None

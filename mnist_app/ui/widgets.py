@@ -9,6 +9,7 @@ import pandas as pd
 
 from mnist_app.inference import DigitReading, Reading
 from mnist_app.personal import Examples
+from mnist_app.visual import enlarge
 
 SALIENCY_LABELS = {
     "gradient": "Gradient (fastest)",
@@ -124,12 +125,10 @@ def examples_note(digit: DigitReading, where: str = "") -> str | None:
 
 
 def example_thumbnails(digit: DigitReading, examples: Examples, scale: int = 2) -> tuple[list[np.ndarray], list[str]]:
-    """The visitor's examples a reading came from: uint8 images (28 scale, same) and captions."""
-    pictures, captions = [], []
-    for answer_id in digit.from_examples:
-        pictures.append(np.kron(examples.image(answer_id), np.ones((scale, scale), np.uint8)))
-        captions.append(f"your {digit.digit}")
-    return pictures, captions
+    """The visitor's examples a reading came from: uint8 RGB images (28 scale, same, 3)
+    and captions."""
+    pictures = [enlarge(examples.image(answer_id) / 255, scale=scale) for answer_id in digit.from_examples]
+    return pictures, [f"your {digit.digit}"] * len(pictures)
 
 
 def shared_text(reading: Reading) -> str:
