@@ -24,19 +24,19 @@ from mnist_app.images import decode_image
 from mnist_app.photo import crops_from_picture
 from tests.photos import random_photo
 
-SCANS_FLOOR = 0.99
-MNIST_FLOOR = 0.994
-PEN_FLOOR = 0.975
-# How far below the plain baseline a set may read. The pen digits, drawn, must read at
-# least as well; on scans the model trained with pen digits reads 7 fewer of 7,291 than
-# the baseline (11 against 4 read only by one of them: close calls between 2 and 7 or
-# 5 and 9 on strokes thinned to MNIST's width; two flat 0s once cut in two now read),
-# on MNIST 3 fewer of 10,000: known, and to be won back, never to grow.
-BELOW_BASELINE = {"pen": 0.0, "scans": 0.0010, "mnist": 0.0005}
+SCANS_FLOOR = 0.992
+MNIST_FLOOR = 0.995
+PEN_FLOOR = 0.978
+# How far below the plain baseline a set may read. The pen digits and MNIST must read
+# at least as well; on scans the app reads 5 fewer of 7,291 than the baseline: close
+# calls (2/7, 5/9, 7/1 at 45-75%) the network reads a little better from the baseline's
+# grey ink (cores at ~0.8) than from the pipeline's, stretched to 1 as MNIST's are:
+# known, and to be won back, never to grow.
+BELOW_BASELINE = {"pen": 0.0, "scans": 0.0007, "mnist": 0.0}
 MAX_WRONG_BUT_SURE = 0.02  # of all the inputs of a set, read wrong while shown as sure
 MAX_UNSURE = 0.10  # of all the inputs of a set, flagged unsure
-WANDERING_FLOOR = 0.93
-ROWS_FLOOR = 0.88
+WANDERING_FLOOR = 0.96
+ROWS_FLOOR = 0.95
 
 
 @pytest.fixture(scope="module")
@@ -163,6 +163,25 @@ def test_a_wandering_line_reads_left_to_right(recognizer, usps_read_plainly):
     share = read_photos(recognizer, usps_read_plainly, seed=1, count=60, rows=1, wander=0.9)
     print(f"wandering lines: {share:.1%} read exactly")
     assert share >= WANDERING_FLOOR
+
+
+@pytest.mark.parametrize("seed, misread", [
+    (11, {24: "005",  # a 0 lying along a ruled line: the line's level was measured on the 0 and erased it
+          84: "70274"}),  # a solid wedge of table beside the sheet's corner, read as a 2
+    (21, {46: "260", 105: "8101"}),  # faint, small marks where a shadow's edge meets the sheet's, read as 2s
+    (31, {134: "4105"}),  # digits' bars in a row taken for a ruled line (as dark as the pen) and erased
+])
+def test_photos_the_pipeline_once_misread(recognizer, usps_read_plainly, seed, misread):
+    """Phone photos of one wandering line (seed, photo number) whose every digit the
+    model reads right, misread before by the pipeline itself."""
+    ink, labels = usps_read_plainly
+    images = np.round(ink * 255).astype(np.uint8)
+    rng = np.random.default_rng(seed)
+    for index in range(max(misread) + 1):
+        data, spec = random_photo(rng, images, labels, rows=1, wander=0.9)
+        if index in misread:
+            assert spec.label == misread[index], "the photo set changed (a new model reads other USPS digits plainly)"
+            assert recognizer.read_many([crops_from_picture(decode_image(data))])[0].number == spec.label, index
 
 
 def test_several_rows_still_read_row_by_row(recognizer, usps_read_plainly):

@@ -27,10 +27,11 @@ def remove_lines_along_rows(dark: np.ndarray, faint: np.ndarray, stroke_px: floa
     of horizontal, at least ``min_share`` of the image wide, with gaps of at most a couple of
     strokes (so digits' bars that happen to line up do not make a line). A run is a
     ruled line when along at least half its length the ink is a thin run (a line's
-    thickness, not a digit's stroke coming down across it). In a band along it the
-    line's own darkness is subtracted from pixels about as dark as the line: the
-    line vanishes, while a pen stroke crossing or lying on it, darker than a
-    printed rule, stays whole.
+    thickness, not a digit's stroke coming down across it) and, where it is alone,
+    clearly fainter than the pen (digits' bars in a row are as dark). In a band along it the
+    line's own darkness (measured where the ink is the line alone) is subtracted from
+    pixels about as dark as the line: the line vanishes, while a pen stroke crossing
+    or lying on it, darker than a printed rule, stays whole.
     Returns the darkness without the lines, float32 (H, W), and the bands, uint8 0/1.
     """
     h, w = dark.shape
@@ -41,32 +42,39 @@ def remove_lines_along_rows(dark: np.ndarray, faint: np.ndarray, stroke_px: floa
     if lines is None:
         return dark, band
     max_thickness = 2.5 * stroke_px + 2
+    pen = float(np.percentile(dark[faint > 0], 95))  # the darkness of the pen's strokes
     cleaned = dark.copy()
     for x0, y0, x1, y1 in lines.reshape(-1, 4):
         if abs(y1 - y0) > np.tan(np.deg2rad(15)) * abs(x1 - x0):
             continue
-        runs = _vertical_runs(faint, (x0, y0, x1, y1))
+        runs, points = _vertical_runs(faint, (x0, y0, x1, y1))
         thin = runs[(runs > 0) & (runs <= max_thickness)]
         if len(thin) < 0.5 * len(runs):
             continue
+        thickness = int(np.median(thin))
         this = np.zeros_like(band)
-        cv2.line(this, (int(x0), int(y0)), (int(x1), int(y1)), 1, int(np.median(thin)) + 3)
-        # The line's darkness: the median over the band's inked pixels, most of which
-        # are the line's own (a digit crosses it only here and there).
-        on_line = (this > 0) & (faint > 0)
-        level = float(np.median(dark[on_line])) if on_line.any() else 0.0
+        cv2.line(this, (int(x0), int(y0)), (int(x1), int(y1)), 1, thickness + 3)
+        # The line's darkness where the ink is the line alone (a run no thicker than
+        # the line): never where a digit's stroke lies along it, which would make
+        # the line look as dark as the pen and erase the stroke with it.
+        alone = points[(runs > 0) & (runs <= thickness + 1)]
+        level = float(np.median(_darkest_near(dark, alone))) if len(alone) else 0.0
+        if level > 0.7 * pen:
+            continue  # as dark as the pen: digits' bars in a row, not a printed rule
         inside = (this > 0) & (dark < 1.2 * level + 0.05)  # ink clearly darker than the line stays whole
         cleaned[inside] = np.maximum(dark[inside] - level, 0.0)
         band |= this
     return cleaned, band
 
 
-def _vertical_runs(mask: np.ndarray, segment, samples: int = 60) -> np.ndarray:
+def _vertical_runs(mask: np.ndarray, segment, samples: int = 60) -> tuple[np.ndarray, np.ndarray]:
     """Length in px of the vertical run of ink through evenly spaced points of a
-    segment (0 where the point is not on ink, or within a pixel of it): int (samples,)."""
+    segment (0 where the point is not on ink, or within a pixel of it): int (samples,),
+    and the points on ink that the runs went through, int (samples, 2) as (x, y)."""
     x0, y0, x1, y1 = segment
     h, w = mask.shape
     runs = np.zeros(samples, np.int32)
+    points = np.zeros((samples, 2), np.int32)
     for k, t in enumerate(np.linspace(0, 1, samples)):
         x = int(round(x0 + t * (x1 - x0)))
         y = int(round(y0 + t * (y1 - y0)))
@@ -82,4 +90,13 @@ def _vertical_runs(mask: np.ndarray, segment, samples: int = 60) -> np.ndarray:
         while bottom < h - 1 and column[bottom + 1]:
             bottom += 1
         runs[k] = bottom - top + 1
-    return runs
+        points[k] = x, hits[0]
+    return runs, points
+
+
+def _darkest_near(dark: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """The darkest of each point (x, y) and the pixels above and below it (a thin
+    line's core): float32 (n,)."""
+    h = dark.shape[0]
+    xs, ys = points[:, 0], points[:, 1]
+    return np.max([dark[np.clip(ys + dy, 0, h - 1), xs] for dy in (-1, 0, 1)], axis=0)

@@ -230,7 +230,7 @@ def find_digits_in_photo(rgba: np.ndarray, work_side: int = WORK_SIDE) -> PhotoA
     flattened = np.clip(255 * (1 - dark), 0, 255).astype(np.uint8)
     dark, _ = remove_ruled_lines(dark, (dark > np.maximum(floor, 0.06)).astype(np.uint8), stroke_px)
     mask = threshold_ink(dark, floor, window=odd_size(max(15, 6 * stroke_px)))
-    regions, dropped = find_regions(mask, stroke_px)
+    regions, dropped = find_regions(mask, stroke_px, dark)
     order = reading_order([r.box for r in regions])
     regions = [regions[i] for i in order]
     crops = [scale_crop(region_to_crop(r, dark, stroke_px), 1 / scale) for r in regions]

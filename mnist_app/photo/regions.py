@@ -18,7 +18,8 @@ class Region:
     doubt: str | None = None
 
 
-def find_regions(mask: np.ndarray, stroke_px: float) -> tuple[list[Region], list[tuple[tuple[int, int, int, int], str]]]:
+def find_regions(mask: np.ndarray, stroke_px: float,
+                 dark: np.ndarray | None = None) -> tuple[list[Region], list[tuple[tuple[int, int, int, int], str]]]:
     """Digit regions of a uint8 0/1 ink mask, and the boxes dropped with a reason.
 
     Components of the mask after a closing about one stroke wide (re-joining a
@@ -28,7 +29,9 @@ def find_regions(mask: np.ndarray, stroke_px: float) -> tuple[list[Region], list
     pieces joined to the digit just beside them. The typical digit height is the
     median among the tall regions; against it, dots and dashes are dropped, straight
     lines too, regions much wider than tall split (touching digits), and odd sizes
-    and shapes flagged (``Region.doubt``).
+    and shapes flagged (``Region.doubt``). With the photo's darkness ``dark`` (float32
+    (H, W)), a mark much smaller and much fainter than the digits is dropped too (the
+    table where a shadow's edge meets the sheet's).
     """
     h_img, w_img = mask.shape
     join = odd_size(max(3, stroke_px))
@@ -120,12 +123,18 @@ def find_regions(mask: np.ndarray, stroke_px: float) -> tuple[list[Region], list
         elif near_edge(r.box) and max(w, h) > 4 * stroke_px and _thickness(r.mask) < 1.5 * stroke_px \
                 and not (close_up and digit_filling_the_picture(r.mask, r.box, mask.shape)):
             dropped.append((r.box, "edge of the sheet"))  # a sliver of table along it
-        elif h < 0.6 * height and _widest_point(r.mask) > 2.2 * stroke_px:
+        elif (h < 0.6 * height or w > 1.3 * h and _solidity(r.mask) > 0.85) \
+                and _widest_point(r.mask) > 2.2 * stroke_px:
             dropped.append((r.box, "solid patch"))  # a wedge of table or shadow, not pen strokes
+        elif near_edge(r.box) and h < 0.55 * height:
+            dropped.append((r.box, "edge of the sheet"))  # a bit of table where a shadow meets the sheet
         elif h > 0.55 * height and w > 1.3 * h:
             regions.extend(_split_wide(r))
         else:
             regions.append(r)
+    if dark is not None and regions:
+        regions, faint = _without_faint_marks(regions, dark, height)
+        dropped += [(r.box, "faint mark") for r in faint]
     for r in regions:
         x, y, w, h = r.box
         fill = r.mask.sum() / max(1, w * h)
@@ -140,6 +149,22 @@ def find_regions(mask: np.ndarray, stroke_px: float) -> tuple[list[Region], list
         elif fill > 0.7 and min(w, h) > 4 * stroke_px:
             r.doubt = "a solid blob, not pen strokes"
     return regions, dropped
+
+
+def _without_faint_marks(regions: list[Region], dark: np.ndarray, height: float) -> tuple[list[Region], list[Region]]:
+    """(kept, dropped): regions under 0.55 of the digit height whose darkest ink
+    (90th percentile under their mask) is under 0.6 of the digits' (the median over
+    the digit-sized regions): not written in the same ink."""
+    def darkness(r: Region) -> float:
+        x, y, w, h = r.box
+        return float(np.percentile(dark[y : y + h, x : x + w][r.mask > 0], 90))
+
+    full = [darkness(r) for r in regions if r.box[3] >= 0.55 * height]
+    if not full:
+        return regions, []
+    typical = float(np.median(full))
+    faint = [r for r in regions if r.box[3] < 0.55 * height and darkness(r) < 0.6 * typical]
+    return [r for r in regions if not any(r is f for f in faint)], faint
 
 
 def digit_filling_the_picture(piece: np.ndarray, box, picture_shape) -> bool:
@@ -166,9 +191,7 @@ def digit_filling_the_picture(piece: np.ndarray, box, picture_shape) -> bool:
     if w < 0.35 * h:  # a 1
         return x > 0.1 * width and x + w < 0.9 * width
     fill = piece.sum() / max(1, w * h)
-    points = cv2.findNonZero(piece)
-    hull = cv2.contourArea(cv2.convexHull(points)) if points is not None else 0.0
-    return 0.12 < fill < 0.65 and (piece.sum() < 0.88 * max(hull, 1.0) or _has_a_hole(piece))
+    return 0.12 < fill < 0.65 and (_solidity(piece) < 0.88 or _has_a_hole(piece))
 
 
 def _has_a_hole(piece: np.ndarray) -> bool:
@@ -193,6 +216,14 @@ def _widest_point(mask: np.ndarray) -> float:
     distance = cv2.distanceTransform(cv2.copyMakeBorder(mask, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0),
                                      cv2.DIST_L2, 3)
     return 2 * float(distance.max())
+
+
+def _solidity(mask: np.ndarray) -> float:
+    """How much of its convex hull a uint8 0/1 mask's ink fills: near 1 for a solid
+    patch, far less for pen strokes (a 1 aside)."""
+    points = cv2.findNonZero(mask)
+    hull = cv2.contourArea(cv2.convexHull(points)) if points is not None else 0.0
+    return float(mask.sum() / max(hull, 1.0))
 
 
 def _thickness(mask: np.ndarray) -> float:
