@@ -147,14 +147,22 @@ def test_a_flat_0_whose_ends_do_not_quite_meet_stays_one_digit():
         assert len(crops_from_picture(scans.pictures[i])) == 1, i
 
 
-def read_photos(recognizer, usps_read_plainly, seed: int, count: int, rows: int, wander: float) -> float:
+def photos(usps_read_plainly, seed: int, count: int, rows: int, wander: float):
+    """The seed's first ``count`` phone photos of those digits: (JPEG bytes, PhotoSpec)."""
     ink, labels = usps_read_plainly
     images = np.round(ink * 255).astype(np.uint8)
     rng = np.random.default_rng(seed)
-    right = 0
     for _ in range(count):
-        data, spec = random_photo(rng, images, labels, rows=rows, wander=wander)
-        right += recognizer.read_many([crops_from_picture(decode_image(data))])[0].number == spec.label
+        yield random_photo(rng, images, labels, rows=rows, wander=wander)
+
+
+def number_read(recognizer, data: bytes) -> str:
+    return recognizer.read_many([crops_from_picture(decode_image(data))])[0].number
+
+
+def read_photos(recognizer, usps_read_plainly, seed: int, count: int, rows: int, wander: float) -> float:
+    right = sum(number_read(recognizer, data) == spec.label
+                for data, spec in photos(usps_read_plainly, seed, count, rows, wander))
     return right / count
 
 
@@ -174,14 +182,10 @@ def test_a_wandering_line_reads_left_to_right(recognizer, usps_read_plainly):
 def test_photos_the_pipeline_once_misread(recognizer, usps_read_plainly, seed, misread):
     """Phone photos of one wandering line (seed, photo number) whose every digit the
     model reads right, misread before by the pipeline itself."""
-    ink, labels = usps_read_plainly
-    images = np.round(ink * 255).astype(np.uint8)
-    rng = np.random.default_rng(seed)
-    for index in range(max(misread) + 1):
-        data, spec = random_photo(rng, images, labels, rows=1, wander=0.9)
+    for index, (data, spec) in enumerate(photos(usps_read_plainly, seed, max(misread) + 1, rows=1, wander=0.9)):
         if index in misread:
             assert spec.label == misread[index], "the photo set changed (a new model reads other USPS digits plainly)"
-            assert recognizer.read_many([crops_from_picture(decode_image(data))])[0].number == spec.label, index
+            assert number_read(recognizer, data) == spec.label, index
 
 
 def test_several_rows_still_read_row_by_row(recognizer, usps_read_plainly):

@@ -163,8 +163,9 @@ def _without_faint_marks(regions: list[Region], dark: np.ndarray, height: float)
     if not full:
         return regions, []
     typical = float(np.median(full))
-    faint = [r for r in regions if r.box[3] < 0.55 * height and darkness(r) < 0.6 * typical]
-    return [r for r in regions if not any(r is f for f in faint)], faint
+    is_faint = [r.box[3] < 0.55 * height and darkness(r) < 0.6 * typical for r in regions]
+    return ([r for r, faint in zip(regions, is_faint) if not faint],
+            [r for r, faint in zip(regions, is_faint) if faint])
 
 
 def digit_filling_the_picture(piece: np.ndarray, box, picture_shape) -> bool:
