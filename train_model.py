@@ -6,7 +6,8 @@ digits by writers outside MNIST, drawn as on the canvas (parts of them held out)
 train CNN members with random warps and stroke widths, each selected on validation
 accuracy -> average them into one model -> evaluate once on the 10k test digits ->
 fit the confidence on held-out real digits -> measure every set as the app reads it
--> save the model, a JSON report and a PNG of the training curves.
+-> save the model, the LiteRT network the app reads with, a JSON report and a PNG of
+the training curves.
 
     python train_model.py                 # the shipped model (about 80 min on 2 CPU cores)
     python train_model.py --quick --out /tmp/m   # a minute-long smoke run
@@ -60,8 +61,9 @@ def parse_args(argv=None):
                         "or a postgresql:// URL, default $MNIST_FEEDBACK_DB or feedback.sqlite3); every 5th is held out "
                         "and the report gives the accuracy on those")
     p.add_argument("--calibrate-only", action="store_true",
-                   help="train nothing: refit the calibration of the model in --out (the 'looks like a "
-                        "digit' checks, the temperature, the unsure threshold) and measure it on every set")
+                   help="train nothing: export the model in --out as the app's network again, refit its "
+                        "calibration (the 'looks like a digit' checks, the temperature, the unsure threshold) "
+                        "and measure it on every set")
     p.add_argument("--quick", action="store_true",
                    help="tiny run for tests: 2,000 training digits, 2 epochs, 200 digits of each set")
     args = p.parse_args(argv)
@@ -81,7 +83,19 @@ def split_train_validation(x, y, val_size: int, seed: int):
 CALIBRATION_DIGITS = 30000  # MNIST training digits the feature statistics are fitted on
 
 
-def calibrate(model, fit_digits, fit_labels, x_val_f, y_val, out: Path, pen_limit: int | None = None) -> dict:
+def save_network(model, model_path: Path):
+    """Export the Keras ``model`` (saved at ``model_path``) as the LiteRT network the
+    app reads with, beside it: the Network, and the report's "network" entry."""
+    from mnist_app.litert import export_network
+    from mnist_app.network import NETWORK_NAME, Network, model_version
+
+    flatbuffer = export_network(model)
+    (model_path.parent / NETWORK_NAME).write_bytes(flatbuffer)
+    return Network(flatbuffer, threads=2), {"file": NETWORK_NAME, "exported_from": model_version(model_path),
+                                            "runtime": "LiteRT (ai-edge-litert), builtin ops"}
+
+
+def calibrate(network, fit_digits, fit_labels, x_val_f, y_val, out: Path, pen_limit: int | None = None) -> dict:
     """Fit what the app shows about its confidence on digits the network was not
     trained on, and save the feature statistics beside the model. Returns the report's
     "calibration" entry.
@@ -103,15 +117,15 @@ def calibrate(model, fit_digits, fit_labels, x_val_f, y_val, out: Path, pen_limi
     one_digit = [i for i, crops in enumerate(pen_crops) if len(crops) == 1]
     pen_images = np.stack([pen_crops[i][0].image for i in one_digit])
     held_out = np.concatenate([x_val_f, pen_images])
-    density = fit_feature_density(model, fit_digits.astype(np.float32) / 255, fit_labels, held_out)
+    density = fit_feature_density(network, fit_digits.astype(np.float32) / 255, fit_labels, held_out)
     density.save(out / FEATURE_STATS_NAME)
-    network = Recognizer(model)
-    val_logits, pen_logits = network.raw_logits(x_val_f), network.raw_logits(pen_images)
+    plain = Recognizer(network)
+    val_logits, pen_logits = plain.raw_logits(x_val_f), plain.raw_logits(pen_images)
     top_logits = np.concatenate([val_logits, pen_logits]).max(axis=1)
     min_top_logit = float(np.percentile(top_logits, 100 - HELD_OUT_PERCENTILE))
     temperature = fit_temperature([(val_logits, y_val), (pen_logits, pen.labels[one_digit])])
     # Unsure only by the checks (threshold 0), to choose the threshold on the confidence.
-    calibrated = Recognizer(model, min_top_logit=min_top_logit, density=density,
+    calibrated = Recognizer(network, min_top_logit=min_top_logit, density=density,
                             temperature=temperature, unsure_below=0.0)
     mnist_crops = pipeline_crops(LabelledPictures("mnist_validation", list(x_val_f), y_val, "mnist"))
     readings = {"mnist_validation": read_crops(calibrated, mnist_crops, y_val),
@@ -128,15 +142,15 @@ def calibrate(model, fit_digits, fit_labels, x_val_f, y_val, out: Path, pen_limi
                          for name, r in readings.items()}}
 
 
-def measure_real_sets(model, calibration: dict, out: Path, limit: int | None = None) -> dict:
-    """Each measuring set read through the app's own path by the model with its
+def measure_real_sets(network, calibration: dict, out: Path, limit: int | None = None) -> dict:
+    """Each measuring set read through the app's own path by the network with its
     calibration, as ``python -m mnist_app evaluate --set all`` reads them once the
     report is saved (the first ``limit`` digits of each with a limit): the report's "sets"."""
     from mnist_app.evaluation import SETS, evaluate_set, load_set
     from mnist_app.inference import Recognizer
     from mnist_app.novelty import FeatureDensity
 
-    recognizer = Recognizer(model, min_top_logit=calibration["min_top_logit"],
+    recognizer = Recognizer(network, min_top_logit=calibration["min_top_logit"],
                             density=FeatureDensity.load(out / calibration["feature_stats"]),
                             temperature=calibration["temperature"], unsure_below=calibration["unsure_below"])
     sets = {}
@@ -161,7 +175,7 @@ def pen_training_renders(args, renders: int) -> tuple[np.ndarray, np.ndarray, in
 
 
 def recalibrate(args) -> dict:
-    """--calibrate-only: refit the checks of the saved model in ``args.out`` and measure
+    """--calibrate-only: export the saved model in ``args.out`` again, refit its checks and measure
     it again on every set."""
     from mnist_app.model import load_model
 
@@ -170,11 +184,12 @@ def recalibrate(args) -> dict:
     x_pen, y_pen, _ = pen_training_renders(args, renders=1)
     report_path = args.out / "report.json"
     report = json.loads(report_path.read_text())
-    model = load_model(args.out / "model.keras")
-    report["calibration"] = calibrate(model, np.concatenate([x_train[:CALIBRATION_DIGITS], x_pen]),
+    model_path = args.out / "model.keras"
+    network, report["network"] = save_network(load_model(model_path), model_path)
+    report["calibration"] = calibrate(network, np.concatenate([x_train[:CALIBRATION_DIGITS], x_pen]),
                                       np.concatenate([y_train[:CALIBRATION_DIGITS], y_pen]),
                                       x_val.astype(np.float32) / 255, y_val, args.out)
-    report["sets"] = measure_real_sets(model, report["calibration"], args.out)
+    report["sets"] = measure_real_sets(network, report["calibration"], args.out)
     report_path.write_text(json.dumps(report, indent=1))
     print(f"calibration of {args.out / 'model.keras'}: {report['calibration']}")
     return report
@@ -289,8 +304,9 @@ def main(argv=None):
     # --- Save ----------------------------------------------------------------------
     model_path = args.out / "model.keras"
     model.save(model_path)
+    network, network_entry = save_network(model, model_path)
     # Inputs beyond these are flagged as "does not look like a digit".
-    calibration = calibrate(model, np.concatenate([x_mnist[:CALIBRATION_DIGITS], x_pen]),
+    calibration = calibrate(network, np.concatenate([x_mnist[:CALIBRATION_DIGITS], x_pen]),
                             np.concatenate([y_mnist[:CALIBRATION_DIGITS], y_pen]), x_val_f, y_val, args.out,
                             pen_limit=200 if args.quick else None)
     full = {
@@ -300,7 +316,8 @@ def main(argv=None):
         "validation_accuracy": val_acc,
         "calibration": calibration,
         # MNIST test digits, held-out pen digits, USPS scans, read as the app reads them.
-        "sets": measure_real_sets(model, calibration, args.out, limit=200 if args.quick else None),
+        "network": network_entry,
+        "sets": measure_real_sets(network, calibration, args.out, limit=200 if args.quick else None),
         "member_validation_accuracy": member_val_acc,
         "architecture": {
             "members": args.members,

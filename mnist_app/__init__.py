@@ -2,7 +2,8 @@
 
 Modules, each with one job (the README's "Layout" lists them all), for example:
 - ``data``: reads the MNIST IDX files shipped in ``assets/mnist`` and verifies them.
-- ``model``: builds the CNN, loads the shipped model; ``inference``: compiled prediction.
+- ``model``: builds and loads the CNN in Keras (training); ``litert``: exports it to LiteRT;
+  ``network``: runs the export, as the app does (no TensorFlow); ``inference``: readings and saliency.
 - ``preprocess`` and ``photo``: any picture -> MNIST-style 28x28 digits.
 - ``__main__``: the command line (``python -m mnist_app evaluate|predict|bench``).
 - ``ui``: the Streamlit pages and widgets, the only part that imports Streamlit.

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_app.model import MODEL_PATH
+from mnist_app.network import MODEL_PATH
 
 
 def evaluate(args) -> int:
@@ -155,7 +155,7 @@ def teach(args) -> int:
     skipped; the others are stored. Exit 0 when all were stored, 1 otherwise."""
     from mnist_app.feedback import FeedbackStore, FeedbackStoreError
     from mnist_app.inference import Recognizer
-    from mnist_app.model import model_version
+    from mnist_app.network import model_version
 
     try:
         store = FeedbackStore().for_profile(args.profile)

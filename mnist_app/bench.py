@@ -1,9 +1,10 @@
 """``python -m mnist_app bench``: how long one drawing takes, stage by stage.
 
 Times one 280x280 canvas drawing through the app's own path (median of many runs
-after warm-up) and, in the same process, the naive baseline: one ``model.predict``
-call on one 28x28 image. Also the cold start (a fresh process: start to first
-prediction) and peak memory. Runs with the app's threading (``model.prefer_latency``).
+after warm-up; the LiteRT network, as the app) and, in the same process, the naive
+baseline: one Keras ``model.predict`` call on one 28x28 image of the same model (with
+``model.prefer_latency``'s threading). Also the cold start (a fresh process, as the
+app's: start to first prediction, no TensorFlow) and peak memory.
 """
 
 from __future__ import annotations
@@ -25,16 +26,17 @@ COLD_START_SCRIPT = """
 import time; t0 = time.perf_counter()
 import numpy as np
 from mnist_app.inference import Recognizer
-from mnist_app.model import prefer_latency
-prefer_latency()
 from mnist_app.preprocess import ink_from_picture, segment_digits
 r = Recognizer.from_file({model!r})
 canvas = np.zeros((280, 280, 4), np.uint8); canvas[..., 3] = 255
 canvas[60:220, 130:150, :3] = 255
 crops = segment_digits(ink_from_picture(canvas))
 r.predict(np.stack([c.image for c in crops]))
-import resource
-print(time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+import sys
+assert "tensorflow" not in sys.modules
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the parent (this benchmark).
+peak_kb = next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(time.perf_counter() - t0, int(peak_kb) / 1024)
 """
 
 
@@ -105,12 +107,12 @@ def profile_costs(recognizer, crops, runs: int) -> dict:
 
 def run(args) -> int:
     from mnist_app.inference import Recognizer
-    from mnist_app.model import prefer_latency
+    from mnist_app.model import load_model, prefer_latency
     from mnist_app.preprocess import ink_from_picture, segment_digits
 
-    prefer_latency()  # as the app serves drawings; the naive baseline below runs under it too
+    prefer_latency()  # the naive baseline with TensorFlow's fastest threading for one image
     recognizer = Recognizer.from_file(args.model)  # with its calibration, as the app
-    model = recognizer.model
+    model = load_model(args.model)  # the same network in Keras, for the naive baseline
     recognizer.warm_up()
     canvas = sample_drawing()
     crops = segment_digits(ink_from_picture(canvas))

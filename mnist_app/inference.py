@@ -1,8 +1,8 @@
-"""Reading digits fast: compiled prediction and saliency over the shipped model.
+"""Reading digits: the network's outputs turned into readings, and saliency.
 
-``Recognizer`` wraps a loaded model in ``tf.function``s with a fixed input signature
-(batch dimension None), so each call runs a compiled graph in ~1 ms instead of the
-~50 ms fixed overhead of ``model.predict`` and never retraces for a new batch size.
+``Recognizer`` runs the exported network (``mnist_app.network``: LiteRT, ~0.5 ms for
+one drawing) and decides what a reading is: probabilities with the fitted temperature,
+the checks of whether an input looks like a digit, a profile's examples blended in.
 
 A digit the network leaves open (its top probability under ``VIEWS_BELOW``) is read
 twice more, turned ``VIEW_ANGLE`` degrees each way, and the three views' logits
@@ -10,8 +10,8 @@ averaged (test-time augmentation): a digit on the edge between two readings is
 decided by how it looks under a slight change of slant, not by one view's accident.
 Measured on the shipped model: MNIST test errors 55 -> 46, held-out pen 30 -> 28, USPS
 scans 54 -> 49 (angles 4-12 all helped; 8 helped every set), the same as turning every
-digit, and a clear digit costs nothing more. The turns are fixed linear maps of the 784 pixels inside
-the graph. Saliency is always of the upright view, the digit as the user drew it.
+digit, and a clear digit costs nothing more. The turns are fixed linear maps of the 784
+pixels. Saliency is always of the upright view, the digit as the user drew it.
 
 Saliency answers "which pixels pushed the model towards this digit": gradients of the
 chosen digit's *logit* (not its probability, which saturates) with respect to the
@@ -24,9 +24,8 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
-import tensorflow as tf
 
-from mnist_app.model import load_calibration, load_model, logits_and_features_model
+from mnist_app.network import NUM_CLASSES, Network, load_calibration
 from mnist_app.novelty import FeatureDensity, load_feature_density
 from mnist_app.personal import Evidence, Examples, blend, example_vectors
 from mnist_app.preprocess import DigitCrop, ink_from_picture, segment_digits
@@ -41,10 +40,6 @@ UNSURE_BELOW = 0.70
 
 VIEW_ANGLE = 8.0
 VIEWS_BELOW = 0.99  # of the network's own softmax (before the temperature), upright view
-
-_IMAGES = tf.TensorSpec([None, 28, 28], tf.float32)
-_IMAGE = tf.TensorSpec([28, 28], tf.float32)
-_CLASS = tf.TensorSpec([], tf.int32)
 
 
 @dataclass
@@ -155,8 +150,10 @@ def calibrate_min_top_logit(recognizer: "Recognizer", digits: np.ndarray, percen
 
 
 class Recognizer:
-    """The model plus compiled calls for prediction and saliency.
+    """The network plus what a reading means: temperature, checks, views, saliency.
 
+    network: the exported network (``Network.from_file``, or ``litert.network_of`` a
+    Keras model being trained).
     min_top_logit: inputs whose top logit is below it are flagged as not looking like
     a digit (None: no such check), normally the model report's calibration value.
     density: inputs whose features lie outside it are flagged too (None: no such
@@ -167,109 +164,58 @@ class Recognizer:
     unsure_below: readings less probable than this are flagged unsure.
     """
 
-    def __init__(self, model, min_top_logit: float | None = None, density: FeatureDensity | None = None,
+    def __init__(self, network: Network, min_top_logit: float | None = None, density: FeatureDensity | None = None,
                  temperature: float = 1.0, unsure_below: float = UNSURE_BELOW):
-        self.model = model
+        self.network = network
         self.min_top_logit = min_top_logit
         self.density = density
         self.temperature = float(temperature)
         self.unsure_below = float(unsure_below)
-        # The features (for the density and the profile's examples) come out of the same
-        # forward pass as the logits.
-        self.logits_and_features = logits_and_features_model(model)
-        self._turns = [tf.constant(rotation_operator(a)) for a in (VIEW_ANGLE, -VIEW_ANGLE)]
-        self._raw_logits = tf.function(lambda images: self._forward(images)[0], input_signature=[_IMAGES])
-        self._predict = tf.function(self._predict_graph, input_signature=[_IMAGES])
-        self._predict_explain = tf.function(self._predict_explain_graph, input_signature=[_IMAGES])
-        self._gradient = tf.function(self._gradient_graph, input_signature=[_IMAGES, _CLASS])
-        self._smoothgrad = tf.function(self._smoothgrad_graph, input_signature=[_IMAGE, _CLASS])
-        self._integrated = tf.function(self._integrated_graph, input_signature=[_IMAGE, _CLASS])
+        self._turns = [rotation_operator(a) for a in (VIEW_ANGLE, -VIEW_ANGLE)]
+        self._smoothgrad_noise = np.random.default_rng(0).normal(
+            0, SMOOTHGRAD_NOISE, (SMOOTHGRAD_SAMPLES, 28, 28)).astype(np.float32)
 
     @classmethod
     def from_file(cls, model_path) -> "Recognizer":
-        """The model file with its calibration beside it: the top-logit threshold, the
-        temperature and the unsure threshold from report.json and the feature statistics
-        (any may be missing: no such check, or the defaults)."""
+        """The network exported from the model file, with its calibration beside it: the
+        top-logit threshold, the temperature and the unsure threshold from report.json
+        and the feature statistics (any may be missing: no such check, or the defaults)."""
         calibration = load_calibration(model_path)
-        return cls(load_model(model_path), min_top_logit=calibration.get("min_top_logit"),
+        return cls(Network.from_file(model_path), min_top_logit=calibration.get("min_top_logit"),
                    density=load_feature_density(model_path), temperature=calibration.get("temperature", 1.0),
                    unsure_below=calibration.get("unsure_below", UNSURE_BELOW))
 
-    # --- graphs (traced once each) ---------------------------------------------
-    def _forward(self, images):
-        """Logits (n, 10), with the turned views where the upright one leaves the
-        reading open, and the upright view's features (n, d)."""
-        upright, features = self.logits_and_features(images, training=False)
-        return self._with_turned_views(images, upright), features
-
-    def _with_turned_views(self, images, upright):
-        """The upright logits (n, 10), averaged with the two turned views' for the
-        images whose upright top probability is under ``VIEWS_BELOW``."""
-        open_ones = tf.where(tf.reduce_max(tf.nn.softmax(upright), axis=1) < VIEWS_BELOW)  # (m, 1)
-        flat = tf.reshape(tf.gather_nd(images, open_ones), [-1, 28 * 28])
-        turned = tf.reshape(tf.concat([flat @ turn for turn in self._turns], axis=0), [-1, 28, 28])
-        turned_logits = self.logits_and_features(turned, training=False)[0]
-        views = 1 + len(self._turns)
-        summed = tf.gather_nd(upright, open_ones) + tf.reduce_sum(
-            tf.reshape(turned_logits, [len(self._turns), -1, 10]), axis=0)
-        return tf.tensor_scatter_nd_update(upright, open_ones, summed / views)
-
-    def _predict_graph(self, images):
-        logits, features = self._forward(images)
-        return tf.nn.softmax(logits / self.temperature), tf.reduce_max(logits, axis=1), features
-
-    def _predict_explain_graph(self, images):
-        # One compiled call gives the probabilities and the gradient of the digit
-        # read's upright logit: the hot path of the Draw page. The turned views are
-        # left out of the gradient (saliency is of the digit as drawn, and cheaper).
-        with tf.GradientTape() as tape:
-            tape.watch(images)
-            upright, features = self.logits_and_features(images, training=False)
-            with tape.stop_recording():
-                logits = self._with_turned_views(images, upright)
-            read = tf.gather(upright, tf.argmax(logits, axis=1), batch_dims=1)
-        return (tf.nn.softmax(logits / self.temperature), tape.gradient(read, images),
-                tf.reduce_max(logits, axis=1), features)
-
-    def _gradient_graph(self, images, digit):
-        with tf.GradientTape() as tape:
-            tape.watch(images)
-            logit = self.logits_and_features(images, training=False)[0][:, digit]
-        return tape.gradient(logit, images)
-
-    def _smoothgrad_graph(self, image, digit):
-        noise = tf.random.normal([SMOOTHGRAD_SAMPLES, 28, 28], stddev=SMOOTHGRAD_NOISE, seed=0)
-        return tf.reduce_mean(self._gradient_graph(image[None] + noise, digit), axis=0)
-
-    def _integrated_graph(self, image, digit):
-        # Riemann midpoint sum from the black-image baseline to the image, in one batch.
-        alphas = (tf.range(INTEGRATED_STEPS, dtype=tf.float32) + 0.5) / INTEGRATED_STEPS
-        path = alphas[:, None, None] * image[None]
-        return image * tf.reduce_mean(self._gradient_graph(path, digit), axis=0)
+    def _with_turned_views(self, images: np.ndarray, upright: np.ndarray) -> np.ndarray:
+        """The upright logits float32 (n, 10), averaged with the two turned views' for
+        the images float32 (n, 28, 28) whose upright top probability is under ``VIEWS_BELOW``."""
+        open_ones = np.flatnonzero(_softmax(upright).max(axis=1) < VIEWS_BELOW)
+        if len(open_ones) == 0:
+            return upright
+        flat = images[open_ones].reshape(-1, 28 * 28)
+        turned = np.concatenate([flat @ turn for turn in self._turns]).reshape(-1, 28, 28)
+        turned_logits = self.network.read(turned)[0].reshape(len(self._turns), len(open_ones), NUM_CLASSES)
+        logits = upright.copy()
+        logits[open_ones] = (upright[open_ones] + turned_logits.sum(axis=0)) / (1 + len(self._turns))
+        return logits
 
     # --- public API --------------------------------------------------------------
     def predict(self, images: np.ndarray) -> np.ndarray:
         """float32 (n, 28, 28) in [0, 1] -> float32 (n, 10) probabilities."""
         return self.classify(images)[0]
 
-    def classify(self, images: np.ndarray, batch_size: int = 2048) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def classify(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """float32 (n, 28, 28) -> probabilities float32 (n, 10), top logits float32 (n,)
         and the network's last hidden features float32 (n, d)."""
-        images = np.asarray(images, np.float32)
-        if len(images) == 0:
-            width = self.logits_and_features.outputs[1].shape[-1]
-            return np.zeros((0, 10), np.float32), np.zeros((0,), np.float32), np.zeros((0, width), np.float32)
-        parts = [[t.numpy() for t in self._predict(tf.constant(images[i : i + batch_size]))]
-                 for i in range(0, len(images), batch_size)]
-        return tuple(np.concatenate([part[k] for part in parts]) for k in range(3))
+        images = np.asarray(images, np.float32).reshape(-1, 28, 28)
+        upright, features = self.network.read(images)
+        logits = self._with_turned_views(images, upright)
+        return _softmax(logits / self.temperature), logits.max(axis=1), features
 
-    def raw_logits(self, images: np.ndarray, batch_size: int = 2048) -> np.ndarray:
+    def raw_logits(self, images: np.ndarray) -> np.ndarray:
         """float32 (n, 28, 28) -> the network's logits float32 (n, 10), before the
         temperature: what the calibration is fitted on."""
-        images = np.asarray(images, np.float32)
-        parts = [self._raw_logits(tf.constant(images[i : i + batch_size])).numpy()
-                 for i in range(0, len(images), batch_size)]
-        return np.concatenate(parts) if parts else np.zeros((0, 10), np.float32)
+        images = np.asarray(images, np.float32).reshape(-1, 28, 28)
+        return self._with_turned_views(images, self.network.read(images)[0])
 
     def looks_like_digit(self, top_logits: np.ndarray, features: np.ndarray | None = None) -> np.ndarray:
         """bool (n,): which inputs are in the range of real digits, by their top logit
@@ -309,11 +255,17 @@ class Recognizer:
         return readings
 
     def predict_and_explain(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """One compiled call: probabilities float32 (n, 10), the input gradient of the
-        digit read's logit (upright view) float32 (n, 28, 28), the top logits float32
-        (n,) and the features float32 (n, d)."""
-        outputs = self._predict_explain(tf.constant(np.asarray(images, np.float32)))
-        return tuple(t.numpy() for t in outputs)
+        """Probabilities float32 (n, 10), the input gradient of the digit read's logit
+        (upright view) float32 (n, 28, 28), the top logits float32 (n,) and the features
+        float32 (n, d); one network call for a clear digit."""
+        images = np.asarray(images, np.float32).reshape(-1, 28, 28)
+        upright, features, gradients = self.network.explain(images)
+        logits = self._with_turned_views(images, upright)
+        changed = np.flatnonzero(logits.argmax(axis=1) != upright.argmax(axis=1))
+        if len(changed):  # the views decided another digit: the gradient of that one's logit
+            weights = np.eye(NUM_CLASSES, dtype=np.float32)[logits[changed].argmax(axis=1)]
+            gradients[changed] = self.network.gradient(images[changed], weights)
+        return _softmax(logits / self.temperature), gradients, logits.max(axis=1), features
 
     def read_and_explain(self, crops: list[DigitCrop],
                          examples: Examples | None = None) -> tuple[Reading, np.ndarray]:
@@ -335,15 +287,22 @@ class Recognizer:
         (less speckled); "integrated": Integrated Gradients from a black image (sums
         to logit(image) - logit(black)).
         """
-        image = tf.constant(np.asarray(image, np.float32))
-        digit = tf.constant(int(digit), tf.int32)
+        image = np.asarray(image, np.float32).reshape(28, 28)
         if method == "gradient":
-            return self._gradient(image[None], digit).numpy()[0]
+            return self._logit_gradient(image[None], digit)[0]
         if method == "smoothgrad":
-            return self._smoothgrad(image, digit).numpy()
+            return self._logit_gradient(image[None] + self._smoothgrad_noise, digit).mean(axis=0)
         if method == "integrated":
-            return self._integrated(image, digit).numpy()
+            # Riemann midpoint sum from the black-image baseline to the image, in one batch.
+            alphas = (np.arange(INTEGRATED_STEPS, dtype=np.float32) + 0.5) / INTEGRATED_STEPS
+            return image * self._logit_gradient(alphas[:, None, None] * image[None], digit).mean(axis=0)
         raise ValueError(f"unknown saliency method {method!r}; choose from {SALIENCY_METHODS}")
+
+    def _logit_gradient(self, images: np.ndarray, digit: int) -> np.ndarray:
+        """float32 (n, 28, 28) -> d logit[digit] / d pixel, float32 (n, 28, 28), upright view."""
+        weights = np.zeros((len(images), NUM_CLASSES), np.float32)
+        weights[:, int(digit)] = 1
+        return self.network.gradient(images, weights)
 
     def read_ink(self, ink: np.ndarray, examples: Examples | None = None) -> Reading:
         """float32 (H, W) ink in [0, 1] -> the digits read, left to right."""
@@ -357,9 +316,15 @@ class Recognizer:
         return self.read_ink(ink_from_picture(rgba), examples)
 
     def warm_up(self) -> None:
-        """Trace every compiled call once so the first user action is fast."""
+        """Run every network call once so the first user action is fast."""
         blank = np.zeros((28, 28), np.float32)
         self.predict(blank[None])
         self.predict_and_explain(blank[None])
         for method in SALIENCY_METHODS:
             self.saliency(blank, 0, method)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    """float32 (n, 10) -> float32 (n, 10), each row summing to 1."""
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return (shifted / shifted.sum(axis=1, keepdims=True)).astype(np.float32)

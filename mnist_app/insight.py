@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mnist_app.model import REPORT_PATH
+from mnist_app.network import REPORT_PATH
 
 GALLERY_PAGE_SIZE = 24
 

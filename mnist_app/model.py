@@ -1,4 +1,6 @@
-"""The CNN: architecture, the shipped ensemble, and fast compiled inference.
+"""The CNN: architecture and the trained ensemble, in Keras (training, evaluation
+against the plain ``model.predict``); the app reads with its LiteRT export
+(``mnist_app.litert``, ``mnist_app.network``).
 
 The shipped model is a Keras 3 Functional model ``(n, 28, 28) float32 in [0, 1] ->
 (n, 10) probabilities``. It averages the logits of a few independently trained
@@ -8,7 +10,6 @@ followed by a separate ``probabilities`` softmax layer.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -18,11 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from mnist_app import ASSETS_DIR  # noqa: E402
-
-MODEL_PATH = ASSETS_DIR / "model.keras"
-REPORT_PATH = ASSETS_DIR / "report.json"
-NUM_CLASSES = 10
+from mnist_app.network import MODEL_PATH, NUM_CLASSES, require_model_file  # noqa: E402
 
 
 def build_member(name: str = "member", dropout: float = 0.4) -> keras.Model:
@@ -73,22 +70,6 @@ def logits_model(model: keras.Model) -> keras.Model:
     return keras.Model(model.input, model.get_layer("logits").output, name="mnist_logits")
 
 
-def logits_and_features_model(model: keras.Model) -> keras.Model:
-    """The same network (shared weights), one forward pass, two outputs: the logits
-    float32 (n, 10) and every member's last hidden features (its flattened input to
-    the logits layer), concatenated: float32 (n, 128 * members)."""
-    channel = model.get_layer("add_channel").output
-    features, member_logits = [], []
-    for member in (layer for layer in model.layers if isinstance(layer, keras.Model)):
-        flatten = next(layer for layer in member.layers if isinstance(layer, keras.layers.Flatten))
-        hidden, logits = keras.Model(member.input, [flatten.output, member.output])(channel)
-        features.append(hidden)
-        member_logits.append(logits)
-    averaged = model.get_layer("logits")(member_logits if len(member_logits) > 1 else member_logits[0])
-    joined = features[0] if len(features) == 1 else keras.layers.Concatenate()(features)
-    return keras.Model(model.input, [averaged, joined], name="mnist_logits_and_features")
-
-
 def prefer_latency() -> None:
     """One thread per TensorFlow op, for serving one drawing at a time.
 
@@ -108,45 +89,9 @@ def prefer_latency() -> None:
 
 
 def load_model(path: Path | str = MODEL_PATH) -> keras.Model:
-    """Load the shipped model, with a clear error if it is missing."""
-    _require_model_file(path)
+    """Load the trained Keras model, with a clear error if it is missing."""
+    require_model_file(path)
     return keras.models.load_model(path, compile=False)
-
-
-def _require_model_file(path: Path | str) -> None:
-    if not Path(path).exists():
-        raise FileNotFoundError(
-            f"No trained model at {path}. Train one with `python train_model.py` "
-            "(or restore assets/model.keras from git)."
-        )
-
-
-def model_version(path: Path | str = MODEL_PATH) -> str:
-    """The model's identity: the first 12 hex digits of the SHA-256 of its file.
-
-    Caches of results computed with a model, and the answers users give about its
-    predictions, are labelled with it.
-    """
-    _require_model_file(path)
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:12]
-
-
-def load_calibration(model_path: Path | str = MODEL_PATH) -> dict[str, float]:
-    """The numeric calibration values from the report.json beside the model file
-    ("min_top_logit", "temperature", "unsure_below", where present), {} when the
-    report or its calibration is missing or unreadable."""
-    import json
-
-    try:
-        calibration = json.loads(Path(model_path).with_name("report.json").read_text())["calibration"]
-        return {k: float(calibration[k]) for k in ("min_top_logit", "temperature", "unsure_below")
-                if isinstance(calibration.get(k), (int, float))}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return {}
 
 
 def predict_probabilities(model: keras.Model, images: np.ndarray, batch_size: int = 1000,

@@ -23,10 +23,9 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import keras
 import numpy as np
 
-from mnist_app.model import logits_and_features_model
+from mnist_app.network import Network
 
 FEATURE_STATS_NAME = "feature_stats.npz"
 HELD_OUT_PERCENTILE = 99.5  # real digits farther than this are flagged too (0.5%)
@@ -79,18 +78,11 @@ class FeatureDensity:
             return cls(stats["transform"], stats["centres"], float(stats["max_distance"]))
 
 
-def fit_feature_density(model: keras.Model, digits: np.ndarray, labels: np.ndarray, held_out: np.ndarray,
-                        batch_size: int = 1000) -> FeatureDensity:
-    """``FeatureDensity.fit`` on the model's features of training ``digits`` float32
+def fit_feature_density(network: Network, digits: np.ndarray, labels: np.ndarray,
+                        held_out: np.ndarray) -> FeatureDensity:
+    """``FeatureDensity.fit`` on the network's features of training ``digits`` float32
     (n, 28, 28) in [0, 1] with ``labels`` (n,), thresholded on ``held_out`` digits (m, 28, 28)."""
-    network = logits_and_features_model(model)
-
-    def of(images):
-        images = np.asarray(images, np.float32)
-        return np.concatenate([np.asarray(network.predict_on_batch(images[i : i + batch_size])[1])
-                               for i in range(0, len(images), batch_size)])
-
-    return FeatureDensity.fit(of(digits), labels, of(held_out))
+    return FeatureDensity.fit(network.read(digits)[1], labels, network.read(held_out)[1])
 
 
 def load_feature_density(model_path: Path | str) -> FeatureDensity | None:

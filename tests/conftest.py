@@ -28,9 +28,18 @@ def mnist_test(mnist):
 
 @pytest.fixture(scope="session")
 def model():
+    """The shipped model in Keras: what training made, for comparing with a plain model.predict."""
     from mnist_app.model import load_model
 
     return load_model()
+
+
+@pytest.fixture(scope="session")
+def network():
+    """The shipped model's exported network, as the app reads with it."""
+    from mnist_app.network import Network
+
+    return Network.from_file()
 
 
 # --- The feedback store on both databases ------------------------------------------------

@@ -84,7 +84,7 @@ def test_the_matrix_is_the_loaded_models_as_the_cli_measures_it(model_page, cli_
     np.testing.assert_array_equal(shown_matrix(model_page), np.array(cli_report["confusion"]))
     assert metric(model_page, "Accuracy") == f"{cli_report['accuracy']:.2%}"
     assert metric(model_page, "Errors") == f"{cli_report['errors']:,}"
-    from mnist_app.model import MODEL_PATH, model_version
+    from mnist_app.network import MODEL_PATH, model_version
 
     assert metric(model_page, "Model version") == model_version(MODEL_PATH)
     per_class = model_page.dataframe[0].value
@@ -155,10 +155,10 @@ def test_row_normalised_view_keeps_the_numbers(model_page, cli_report):
 
 
 def test_the_model_card_comes_from_the_report(monkeypatch, tmp_path, cli_report):
-    import mnist_app.model
+    import mnist_app.network
 
     report_path = tmp_path / "report.json"
-    monkeypatch.setattr(mnist_app.model, "REPORT_PATH", report_path)
+    monkeypatch.setattr(mnist_app.network, "REPORT_PATH", report_path)
     at = page(MODEL_PAGE)
     assert any("No training report" in i.value for i in at.info)
 
@@ -256,7 +256,7 @@ def draw_digit(at: AppTest, mnist_test, model, digit: int) -> str:
 
 
 def test_correcting_a_drawn_digit_stores_the_answer(store, mnist_test, model):
-    from mnist_app.model import MODEL_PATH, model_version
+    from mnist_app.network import MODEL_PATH, model_version
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
     at.run()

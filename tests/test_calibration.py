@@ -56,12 +56,12 @@ def test_the_unsure_threshold_is_the_lowest_that_keeps_wrong_but_sure_within_bou
     assert fit_unsure_below([(confidence, correct, flagged), hopeless]) == UNSURE_RANGE[1]
 
 
-def test_the_temperature_changes_how_sure_not_what_is_read(model, mnist_test):
+def test_the_temperature_changes_how_sure_not_what_is_read(network, mnist_test):
     from mnist_app.inference import Recognizer
 
     x, _ = mnist_test
     images = x[:300]
-    plain, warm = Recognizer(model), Recognizer(model, temperature=2.0)
+    plain, warm = Recognizer(network), Recognizer(network, temperature=2.0)
     logits = plain.raw_logits(images)
     p_plain, top_plain, _ = plain.classify(images)
     p_warm, top_warm, _ = warm.classify(images)

@@ -12,7 +12,7 @@ def run_cli(*args):
                           capture_output=True, text=True, timeout=300)
 
 
-def test_evaluate_json_matches_the_model(model, mnist_test):
+def test_evaluate_json_matches_the_model(model, network, mnist_test):
     from mnist_app.inference import Recognizer
     from mnist_app.model import predict_probabilities
 
@@ -21,7 +21,7 @@ def test_evaluate_json_matches_the_model(model, mnist_test):
     report = json.loads(result.stdout.strip().splitlines()[-1])
     x, y = mnist_test
     x, y = x[:3000], y[:3000]
-    predicted = Recognizer(model).predict(x).argmax(axis=1)  # as the app reads: open digits in three views
+    predicted = Recognizer(network).predict(x).argmax(axis=1)  # as the app reads: open digits in three views
     assert report["n"] == 3000
     assert report["accuracy"] == float((predicted == y).mean())
     assert report["accuracy"] >= float((predict_probabilities(model, x).argmax(axis=1) == y).mean())
@@ -81,7 +81,7 @@ def test_predict_with_a_profile_reads_with_its_examples_and_an_unknown_one_as_no
     from mnist_app.__main__ import main
     from mnist_app.images import decode_image
     from mnist_app.inference import Recognizer
-    from mnist_app.model import MODEL_PATH
+    from mnist_app.network import MODEL_PATH
     from mnist_app.photo import crops_from_picture
 
     recognizer = Recognizer.from_file(MODEL_PATH)

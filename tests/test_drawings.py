@@ -10,8 +10,8 @@ from tests.drawing import blank_canvas, mnist_as_stroke, paste
 
 
 @pytest.fixture(scope="module")
-def recognizer(model):
-    return Recognizer(model)
+def recognizer(network):
+    return Recognizer(network)
 
 
 def similarity(a, b):
@@ -114,10 +114,10 @@ def test_a_five_with_a_detached_hat_is_one_digit(recognizer):
     assert len(crops) == 1
 
 
-def test_a_scribble_is_flagged_as_not_looking_like_a_digit(model, mnist_test):
-    from mnist_app.model import load_calibration
+def test_a_scribble_is_flagged_as_not_looking_like_a_digit(network, mnist_test):
+    from mnist_app.network import load_calibration
 
-    recognizer = Recognizer(model, min_top_logit=load_calibration()["min_top_logit"])
+    recognizer = Recognizer(network, min_top_logit=load_calibration()["min_top_logit"])
     assert recognizer.min_top_logit is not None
     canvas = blank_canvas()
     zigzag = np.array([[150, 60], [300, 250], [180, 240], [350, 70], [200, 160], [400, 200]], np.int32)

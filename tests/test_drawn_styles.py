@@ -47,8 +47,8 @@ def random_drawing(key, rng):
 
 
 @pytest.fixture(scope="module")
-def accuracy_by_style(model):
-    recognizer = Recognizer(model)
+def accuracy_by_style(network):
+    recognizer = Recognizer(network)
     rng = np.random.default_rng(2026)
     results = {}
     for key in sorted(DIGIT_STROKES):
@@ -80,11 +80,11 @@ def ink_components(picture) -> int:
     return cv2.connectedComponents((ink_from_picture(picture) > INK_THRESHOLD).astype("uint8"))[0] - 1
 
 
-def test_two_digits_whose_strokes_touch_are_read_apart(model):
+def test_two_digits_whose_strokes_touch_are_read_apart(network):
     """Two digits drawn so close that their ink is one blob are cut where they touch
     (``preprocess.split_touching``, the rule photos use too). Measured: 34 of 43 read
     right (0 before the canvas used the rule); digits overlapping more stay merged."""
-    recognizer = Recognizer(model)
+    recognizer = Recognizer(network)
     rng = np.random.default_rng(1)
     keys = [key for key in DIGIT_STROKES if not key.startswith("1")]  # a 1 is too narrow to touch this way
     right, touching = 0, 0
@@ -102,9 +102,9 @@ def test_two_digits_whose_strokes_touch_are_read_apart(model):
     assert right >= 0.7 * touching, f"{right} of {touching} touching pairs read right"
 
 
-def test_a_single_wide_digit_is_not_cut_in_two(model):
+def test_a_single_wide_digit_is_not_cut_in_two(network):
     """Every style stretched 1.4-2.2 times wider than drawn stays one digit."""
-    recognizer = Recognizer(model)
+    recognizer = Recognizer(network)
     rng = np.random.default_rng(5)
     wrong = []
     for key in sorted(DIGIT_STROKES):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from mnist_app.inference import Recognizer
-from mnist_app.model import MODEL_PATH
+from mnist_app.network import MODEL_PATH
 from mnist_app.novelty import FEATURE_STATS_NAME, FeatureDensity, load_feature_density
 from tests.strokes import DIGIT_STROKES, render_strokes
 from tests.test_drawn_styles import random_drawing

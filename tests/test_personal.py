@@ -12,7 +12,7 @@ import pytest
 
 from mnist_app.feedback import FeedbackStore
 from mnist_app.inference import Recognizer
-from mnist_app.model import MODEL_PATH
+from mnist_app.network import MODEL_PATH
 from mnist_app.personal import ExampleCache, Examples
 from mnist_app.preprocess import DigitCrop, Placement
 from mnist_app.writers import make_writers, measure

@@ -42,7 +42,7 @@ ROWS_FLOOR = 0.95
 @pytest.fixture(scope="module")
 def recognizer():
     from mnist_app.inference import Recognizer
-    from mnist_app.model import MODEL_PATH
+    from mnist_app.network import MODEL_PATH
 
     return Recognizer.from_file(MODEL_PATH)
 
@@ -61,7 +61,7 @@ def usps_read_plainly(recognizer):
 def shipped_report():
     import json
 
-    from mnist_app.model import REPORT_PATH
+    from mnist_app.network import REPORT_PATH
 
     return json.loads(REPORT_PATH.read_text())
 

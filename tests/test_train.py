@@ -33,6 +33,11 @@ def test_quick_training_writes_a_loadable_model_and_a_report(tmp_path, mnist, po
     x = np.zeros((2, 28, 28), np.float32)
     assert predict_probabilities(model, x).shape == (2, 10)
     assert logits_model(model)(x).shape == (2, 10)
+    from mnist_app.network import Network, model_version
+
+    digits = x_test[:300].astype(np.float32) / 255  # the exported network the app reads with reads as Keras
+    np.testing.assert_allclose(Network.from_file(tmp_path / "model.keras").read(digits)[0],
+                               logits_model(model)(digits).numpy(), atol=1e-4)
 
     report = json.loads((tmp_path / "report.json").read_text())
     assert 0.0 <= report["test"]["accuracy"] <= 1.0
@@ -41,6 +46,7 @@ def test_quick_training_writes_a_loadable_model_and_a_report(tmp_path, mnist, po
     assert {"precision", "recall", "f1"} <= set(report["test"]["per_class"][3])
     assert report["training"]["quick"] is True
     assert isinstance(report["calibration"]["min_top_logit"], float)
+    assert report["network"]["exported_from"] == model_version(tmp_path / "model.keras")
     from mnist_app.inference import Recognizer
 
     recognizer = Recognizer.from_file(tmp_path / "model.keras")  # with the feature statistics written beside it

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mnist_app.inference import VIEW_ANGLE, VIEWS_BELOW, Recognizer, rotation_operator
-from mnist_app.model import MODEL_PATH
+from mnist_app.network import MODEL_PATH
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +20,7 @@ def turned(images, angle):
 
 
 def upright_logits(recognizer, images):
-    return recognizer.logits_and_features(np.asarray(images, np.float32), training=False)[0].numpy()
+    return recognizer.network.read(np.asarray(images, np.float32))[0]
 
 
 def softmax(logits):
@@ -57,7 +57,7 @@ def test_a_clear_digit_is_read_upright_and_an_open_one_in_three_views(recognizer
     np.testing.assert_allclose(recognizer.raw_logits(both),
                                np.concatenate([recognizer.raw_logits(clear[:5]), recognizer.raw_logits(unclear[:5])]),
                                atol=1e-4)
-    # The Draw page's compiled path reads the same, with the temperature.
+    # The Draw page's path (one call with the gradient) reads the same, with the temperature.
     probabilities, _, top, _ = recognizer.predict_and_explain(both)
     np.testing.assert_allclose(probabilities, softmax(recognizer.raw_logits(both) / recognizer.temperature),
                                atol=1e-5)

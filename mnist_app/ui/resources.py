@@ -9,33 +9,12 @@ from __future__ import annotations
 import functools
 import gc
 
-import keras
 import streamlit as st
 
 from mnist_app.inference import Recognizer
-from mnist_app.model import MODEL_PATH, model_version, prefer_latency
+from mnist_app.network import MODEL_PATH, model_version
 from mnist_app.personal import ExampleCache
 
-
-def _keep_keras_state_between_runs() -> None:
-    """Stop Streamlit from calling ``keras.backend.clear_session()`` after every script run.
-
-    Streamlit does that whenever Keras is imported, for apps that build a model per
-    run. This app builds none (the model is loaded once, see ``get_recognizer``), and
-    the call costs every rerun a full ``gc.collect()`` plus TensorFlow's kernel cache,
-    which the next prediction then rebuilds: measured ~320 ms + ~170 ms of a ~860 ms
-    rerun. It would also reset Keras's global state under another session's running
-    prediction. Only the app process imports this module.
-    """
-    keras.backend.clear_session = _no_session_reset
-
-
-def _no_session_reset(free_memory: bool = True) -> None:
-    """Stands in for ``keras.backend.clear_session`` in the app (see above)."""
-
-
-prefer_latency()  # before any TensorFlow op runs in the app process
-_keep_keras_state_between_runs()
 
 @functools.lru_cache(maxsize=8)
 def _file_version(path: str, mtime_ns: int, size: int) -> str:
@@ -57,9 +36,9 @@ def _load_recognizer(version: str) -> Recognizer:
     recognizer.warm_up()
     # A full garbage collection (Python's own, or Streamlit's after every script run
     # unless runner.postScriptGC is off, as in .streamlit/config.toml) walks every
-    # object: with TensorFlow, Keras and the model loaded, ~400,000 of them, ~240 ms
-    # holding the GIL while every session waits. What is alive now lives as long as
-    # the process; out of the collector's sight, such a collection takes ~0 ms.
+    # object, holding the GIL while every session waits (~240 ms when the app still
+    # imported TensorFlow). What is alive now lives as long as the process; out of the
+    # collector's sight, a collection does not walk it.
     gc.freeze()
     return recognizer
 

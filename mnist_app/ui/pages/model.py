@@ -9,7 +9,7 @@ import streamlit as st
 from mnist_app.evaluation import SET_TITLES, SETS, reliability
 from mnist_app.insight import (ReportError, cell_indices, confident_mistakes, model_card, read_report,
                                report_matches, set_figures)
-from mnist_app.model import REPORT_PATH
+from mnist_app.network import REPORT_PATH
 from mnist_app.ui import galleries, resources
 
 recognizer = resources.model_or_stop()
