@@ -72,7 +72,7 @@ def model_card(report: dict) -> list[tuple[str, str]]:
         lines.append(("Training digits", f"{training['train_size']:,}"
                       + (" (quick smoke run)" if training.get("quick") else "")))
     if "accuracy" in test:
-        lines.append(("Test accuracy", f"{test['accuracy']:.2%} on {test.get('n', 0):,} MNIST test digits "
+        lines.append(("Test accuracy, the network alone (upright)", f"{test['accuracy']:.2%} on {test.get('n', 0):,} MNIST test digits "
                                        f"({test.get('errors', 0):,} errors)"))
     if "validation_accuracy" in report:
         lines.append(("Validation accuracy", f"{report['validation_accuracy']:.2%}"))
@@ -100,9 +100,11 @@ def model_card(report: dict) -> list[tuple[str, str]]:
 
 
 def report_matches(report: dict, confusion: np.ndarray) -> bool:
-    """Whether the report's test confusion matrix is the one measured now, i.e. the
-    report describes the loaded model."""
-    return np.array_equal(np.asarray(report.get("test", {}).get("confusion", [])), confusion)
+    """Whether the report's MNIST test confusion matrix, as the app reads those digits
+    (``report["sets"]["mnist"]``; older reports: the network's own, ``report["test"]``),
+    is the one ``confusion`` measured now: the report describes the loaded model."""
+    measured = report.get("sets", {}).get("mnist") or report.get("test", {})
+    return np.array_equal(np.asarray(measured.get("confusion", [])), confusion)
 
 
 def set_figures(report: dict | None) -> dict[str, dict | None]:

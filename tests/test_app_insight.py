@@ -87,6 +87,7 @@ def test_the_matrix_is_the_loaded_models_as_the_cli_measures_it(model_page, cli_
     from mnist_app.network import MODEL_PATH, model_version
 
     assert metric(model_page, "Model version") == model_version(MODEL_PATH)
+    assert not [w.value for w in model_page.warning]  # the shipped report is the loaded model's
     per_class = model_page.dataframe[0].value
     for row in cli_report["per_class"]:
         assert per_class.loc[row["digit"], "recall"] == pytest.approx(row["recall"])
