@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -22,13 +23,15 @@ import numpy as np
 
 from mnist_app.network import MODEL_PATH
 
+BATCH_THREADS = os.cpu_count() or 1  # the command line reads in batches: every core per network call
+
 
 def evaluate(args) -> int:
     """Each chosen set read through the app's path, and by the plain baseline."""
     from mnist_app.evaluation import SET_TITLES, SETS, evaluate_set, load_set
     from mnist_app.inference import Recognizer
 
-    recognizer = Recognizer.from_file(args.model)
+    recognizer = Recognizer.from_file(args.model, BATCH_THREADS)
     for name in SETS if args.set == "all" else [args.set]:
         started = time.time()
         results = evaluate_set(recognizer, load_set(name, limit=args.limit))
@@ -56,7 +59,7 @@ def predict(args) -> int:
 
     crops_per_image = [_read_file(path) for path in args.images]
     all_crops = [c for crops in crops_per_image if not isinstance(crops, str) for c in crops]
-    recognizer = Recognizer.from_file(args.model)
+    recognizer = Recognizer.from_file(args.model, BATCH_THREADS)
     examples = None
     if args.profile is not None:
         examples = _profile_examples(recognizer, args.profile)
@@ -113,7 +116,7 @@ def adaptation(args) -> int:
     from mnist_app.writers import measure, make_writers
 
     started = time.time()
-    rows = measure(make_writers(Recognizer.from_file(args.model)), trials=args.trials, shots=args.shots)
+    rows = measure(make_writers(Recognizer.from_file(args.model, BATCH_THREADS)), trials=args.trials, shots=args.shots)
     if args.json:
         print(json.dumps({"shots": args.shots, "trials": args.trials, "writers": rows,
                           "seconds": round(time.time() - started, 1)}))
@@ -162,7 +165,7 @@ def teach(args) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    recognizer = Recognizer.from_file(args.model)
+    recognizer = Recognizer.from_file(args.model, BATCH_THREADS)
     version = model_version(args.model)
     failures = 0
     for path in args.images:

@@ -176,12 +176,13 @@ class Recognizer:
             0, SMOOTHGRAD_NOISE, (SMOOTHGRAD_SAMPLES, 28, 28)).astype(np.float32)
 
     @classmethod
-    def from_file(cls, model_path) -> "Recognizer":
+    def from_file(cls, model_path, threads: int = 1) -> "Recognizer":
         """The network exported from the model file, with its calibration beside it: the
         top-logit threshold, the temperature and the unsure threshold from report.json
-        and the feature statistics (any may be missing: no such check, or the defaults)."""
+        and the feature statistics (any may be missing: no such check, or the defaults).
+        threads: per network call; 1 to serve sessions, the machine's cores for batch work."""
         calibration = load_calibration(model_path)
-        return cls(Network.from_file(model_path), min_top_logit=calibration.get("min_top_logit"),
+        return cls(Network.from_file(model_path, threads), min_top_logit=calibration.get("min_top_logit"),
                    density=load_feature_density(model_path), temperature=calibration.get("temperature", 1.0),
                    unsure_below=calibration.get("unsure_below", UNSURE_BELOW))
 

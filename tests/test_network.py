@@ -81,6 +81,10 @@ def test_batches_and_threads_read_as_one_image_at_a_time(network, mnist_test):
     for k in range(8):
         np.testing.assert_allclose(results[k], together[k * 10 : k * 10 + 10 + k], atol=1e-4)
     assert network.read(np.zeros((0, 28, 28), np.float32))[0].shape == (0, 10)
+    # Batch work (the command line, training) runs each call on every core: the same numbers.
+    two_threads = Network.from_file(threads=2)
+    np.testing.assert_allclose(two_threads.read(x)[0], together, atol=1e-6)
+    np.testing.assert_allclose(two_threads.explain(x[:40])[2], network.explain(x[:40])[2], atol=1e-6)
 
 
 def test_the_app_reads_and_explains_without_tensorflow():

@@ -44,7 +44,7 @@ def recognizer():
     from mnist_app.inference import Recognizer
     from mnist_app.network import MODEL_PATH
 
-    return Recognizer.from_file(MODEL_PATH)
+    return Recognizer.from_file(MODEL_PATH, threads=2)  # as `evaluate` reads a set: both cores per call
 
 
 @pytest.fixture(scope="module")
