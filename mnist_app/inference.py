@@ -152,8 +152,8 @@ def calibrate_min_top_logit(recognizer: "Recognizer", digits: np.ndarray, percen
 class Recognizer:
     """The network plus what a reading means: temperature, checks, views, saliency.
 
-    network: the exported network (``Network.from_file``, or ``litert.network_of`` a
-    Keras model being trained).
+    network: the exported network (``Network.from_file``, or ``Network`` over the
+    bytes ``litert.export_network`` made of a model being trained).
     min_top_logit: inputs whose top logit is below it are flagged as not looking like
     a digit (None: no such check), normally the model report's calibration value.
     density: inputs whose features lie outside it are flagged too (None: no such

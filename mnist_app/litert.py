@@ -16,7 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from mnist_app.network import NUM_CLASSES, Network
+from mnist_app.network import NUM_CLASSES
 
 _IMAGES = tf.TensorSpec([None, 28, 28], tf.float32)
 _WEIGHTS = tf.TensorSpec([None, NUM_CLASSES], tf.float32)
@@ -135,7 +135,3 @@ def export_network(model: keras.Model) -> bytes:
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     return converter.convert()
 
-
-def network_of(model: keras.Model, threads: int = 1) -> Network:
-    """``model`` exported and loaded as the app runs it."""
-    return Network(export_network(model), threads)

@@ -71,13 +71,14 @@ def logits_model(model: keras.Model) -> keras.Model:
 
 
 def prefer_latency() -> None:
-    """One thread per TensorFlow op, for serving one drawing at a time.
+    """One thread per TensorFlow op, TensorFlow's fastest setting for one 28x28 image:
+    the benchmark's plain ``model.predict`` baseline runs under it (the app itself runs
+    the LiteRT network, one thread per call).
 
-    The ops on a single 28x28 image are too small to split across cores: measured on
-    2 cores, the compiled predict + saliency call takes ~3 ms with one thread per op
-    against ~6 ms with two, and two sessions' calls can still run side by side.
-    Batch work (training, evaluation) keeps TensorFlow's defaults. Must run before
-    TensorFlow executes its first op; later it is a no-op.
+    The ops on a single image are too small to split across cores: measured on 2 cores
+    when the app still served with TensorFlow, its predict + saliency call took ~3 ms
+    with one thread per op against ~6 ms with two. Training keeps TensorFlow's defaults.
+    Must run before TensorFlow executes its first op; later it is a no-op.
     """
     import tensorflow as tf
 
