@@ -177,7 +177,10 @@ def test_a_wandering_line_reads_left_to_right(recognizer, usps_read_plainly):
     (11, {24: "005",  # a 0 lying along a ruled line: the line's level was measured on the 0 and erased it
           84: "70274"}),  # a solid wedge of table beside the sheet's corner, read as a 2
     (21, {46: "260", 105: "8101"}),  # faint, small marks where a shadow's edge meets the sheet's, read as 2s
-    (31, {134: "4105"}),  # digits' bars in a row taken for a ruled line (as dark as the pen) and erased
+    (31, {88: "41",  # where a shadow's edge meets the sheet's, a wedge of the table read as a 9
+          109: "00",  # and as a 1
+          134: "4105"}),  # digits' bars in a row taken for a ruled line (as dark as the pen) and erased
+    (41, {38: "083"}),  # a wedge of the table at the sheet's corner, in the shadow, read as a 6
 ])
 def test_photos_the_pipeline_once_misread(recognizer, usps_read_plainly, seed, misread):
     """Phone photos of one wandering line (seed, photo number) whose every digit the
