@@ -232,7 +232,7 @@ def _touching_cut(mask: np.ndarray) -> int | None:
     the height tall (not a digit and its long flourish) and not slivers. None when
     there is no such column."""
     h, w = mask.shape
-    if w <= 1.3 * h or w < 8:
+    if w <= 1.3 * h or w < 8 or _upright_width(mask) <= UPRIGHT_ONE_DIGIT * h:
         return None
     gap = max(3, int(0.2 * h) | 1)
     padded = np.pad(mask.astype(np.uint8), gap)
@@ -254,6 +254,23 @@ def _touching_cut(mask: np.ndarray) -> int | None:
         if left and right and min(left[3], right[3]) >= 0.5 * h and min(left[2], right[2]) >= 0.15 * h:
             return int(cut)
     return None
+
+
+UPRIGHT_ONE_DIGIT = 1.1  # a blob no wider than this times its height, once upright, is one digit
+
+
+def _upright_width(mask: np.ndarray) -> float:
+    """Width in px of a bool (h, w) mask's ink with its slant sheared out (x shifted
+    by -skew * y, the skew from the ink's second moments, as MNIST is often deskewed):
+    a 0 written slanting far to the right is wide only because it leans; two digits
+    side by side stay wide."""
+    ys, xs = np.nonzero(mask)
+    if len(ys) < 2 or np.ptp(ys) == 0:
+        return float(mask.shape[1])
+    ys = ys.astype(np.float64) - ys.mean()
+    skew = float((ys * (xs - xs.mean())).mean() / (ys * ys).mean())
+    upright = xs - skew * ys
+    return float(upright.max() - upright.min() + 1)
 
 
 def _ink_runs(column: np.ndarray) -> int:

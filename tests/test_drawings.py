@@ -4,6 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
+from mnist_app.handwriting import draw_pen_path, load_pen_digits
 from mnist_app.inference import Recognizer
 from mnist_app.preprocess import ink_from_picture, segment_digits, stroke_width
 from tests.drawing import blank_canvas, mnist_as_stroke, paste
@@ -112,6 +113,19 @@ def test_a_five_with_a_detached_hat_is_one_digit(recognizer):
     cv2.line(canvas, (215, 50), (290, 45), (255, 255, 255, 255), 16, cv2.LINE_AA)
     crops = segment_digits(ink_from_picture(canvas))
     assert len(crops) == 1
+
+
+@pytest.mark.parametrize("height, aspect, pen", [(225, 0.87, 16.5), (120, 0.8, 10)])
+def test_a_digit_leaning_far_to_the_right_is_not_cut_in_two(recognizer, height, aspect, pen):
+    """Real pen digits by writers outside MNIST (seven 0s whose pen stopped short of
+    closing them, one 7), each one stroke, leaning as far as some people write (x
+    shifted by 0.9 of the height): wider than tall only because they lean, they were
+    cut in two where a column crosses the stroke once and read "67" and "02"."""
+    points, labels = load_pen_digits()
+    for i in (752, 1110, 106, 1336, 1601, 3199, 5104, 6204):
+        drawing = draw_pen_path(points[i], np.random.default_rng(i), height * aspect, height, pen, slant=0.9)
+        assert len(segment_digits(ink_from_picture(drawing))) == 1, i
+        assert recognizer.read_picture(drawing).number == str(labels[i]), i
 
 
 def test_a_scribble_is_flagged_as_not_looking_like_a_digit(network, mnist_test):
