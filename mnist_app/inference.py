@@ -47,7 +47,7 @@ class DigitReading:
     """One digit read: its crop, the ten probabilities (float32 (10,)) and verdict.
 
     ``looks_like_digit`` is False when the top logit is lower than nearly every real
-    digit's (see ``calibrate_min_top_logit``), or the network's features lie farther
+    digit's (fitted by ``train_model.calibrate``), or the network's features lie farther
     from every digit class than nearly every real digit's (``novelty``): the model
     sees no digit it knows.
     """
@@ -137,16 +137,6 @@ def rotation_operator(angle: float) -> np.ndarray:
     basis = np.eye(28 * 28, dtype=np.float32).reshape(-1, 28, 28)
     turned = np.stack([cv2.warpAffine(pixel, matrix, (28, 28), flags=cv2.INTER_LINEAR) for pixel in basis])
     return turned.reshape(28 * 28, 28 * 28)
-
-
-def calibrate_min_top_logit(recognizer: "Recognizer", digits: np.ndarray, percentile: float = 0.5) -> float:
-    """The top logit that all but ``percentile`` % of real digits exceed.
-
-    digits: float32 (n, 28, 28), held-out MNIST digits (the validation split, never
-    the test set). Inputs scoring below it are flagged as not looking like a digit.
-    """
-    _, top_logits, _ = recognizer.classify(digits)
-    return float(np.percentile(top_logits, percentile))
 
 
 class Recognizer:
