@@ -3,13 +3,12 @@ plain baseline (ink above a fixed threshold, bounding box to 20 px, centred by m
 
 Measured with the shipped model (``python -m mnist_app evaluate --set all``), printed by
 the tests below; the floors sit a little under those figures:
-- USPS scans (7,291): the app 99.26%, the baseline 99.36%;
-- MNIST test digits: 99.45%, baseline 99.48%;
-- pen digits held out of training (1,499), drawn: the app 98.00%, the baseline 96.73%;
-  wrong while shown as sure 1.53% (scans 0.56%, MNIST 0.43%), flagged unsure 1.53%;
-- phone photos of USPS digits on wandering lines: 58 of 60 whole numbers read exactly
-  (63 of 100 before reading order followed lines as a person sees them; 59 of 60 with
-  the MNIST-only model); two rows 36 of 40 (40 of 40).
+- USPS scans (7,291): the app 99.33%, the baseline 99.40%;
+- MNIST test digits: 99.54%, baseline 99.50%;
+- pen digits held out of training (1,499), drawn: the app 98.13%, the baseline 97.20%;
+  wrong while shown as sure 1.47% (scans 0.45%, MNIST 0.35%), flagged unsure 1.47%;
+- phone photos of USPS digits on wandering lines: 60 of 60 whole numbers read exactly
+  (63 of 100 before reading order followed lines as a person sees them); two rows 40 of 40.
 """
 
 from __future__ import annotations
