@@ -52,6 +52,10 @@ def parse_args(argv=None):
                    help="fraction of 7s / 1s copied with a crossbar / flag")
     p.add_argument("--pen-renders", type=int, default=3,
                    help="canvas renders of each training pen digit (random size, aspect, slant, pen)")
+    p.add_argument("--pen-slant", type=float, default=0.3,
+                   help="training renders of pen digits lean by up to this either way (x shift per unit of height)")
+    p.add_argument("--pen-aspect", type=float, nargs=2, default=(0.55, 1.0), metavar=("LOW", "HIGH"),
+                   help="training renders of pen digits are LOW-HIGH times as wide as tall")
     p.add_argument("--out", type=Path, default=ASSETS_DIR, help="output folder")
     p.add_argument("--grow", type=Path, metavar="MODEL",
                    help="keep the members of this saved ensemble (and their history, from the "
@@ -165,13 +169,14 @@ def measure_real_sets(network, calibration: dict, out: Path, limit: int | None =
 def pen_training_renders(args, renders: int) -> tuple[np.ndarray, np.ndarray, int]:
     """Real pen digits by writers outside MNIST (the training part of ``pen_split``,
     its first 300 with --quick), each drawn ``renders`` times as on the canvas at random
-    sizes, aspects, slants and pen widths and read through the Draw page's own path:
+    sizes, aspects and slants (``--pen-aspect``, ``--pen-slant``) and pen widths and read through the Draw page's own path:
     uint8 (n, 28, 28), uint8 (n,), and how many pen digits were drawn."""
     points, labels = load_pen_digits()
     train = pen_split(len(labels))[0]
     if args.quick:
         train = train[:300]
-    return (*pen_training_inputs(points[train], labels[train], renders, args.seed), len(train))
+    return (*pen_training_inputs(points[train], labels[train], renders, args.seed, max_slant=args.pen_slant,
+                                 aspect=tuple(args.pen_aspect)), len(train))
 
 
 def recalibrate(args) -> dict:
@@ -336,6 +341,8 @@ def main(argv=None):
             "styled_extra": int(len(x_styled)),
             "pen_digits": pen_digits,
             "pen_renders": int(len(x_pen)),
+            "pen_slant": args.pen_slant,
+            "pen_aspect": list(args.pen_aspect),
             "validation_size": int(len(x_val)),
             "quick": args.quick,
             "wall_time_s": round(wall, 1),

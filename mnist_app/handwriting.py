@@ -107,18 +107,21 @@ def draw_stroke(path: np.ndarray, size: tuple[int, int], pen_width: float) -> np
     return rgba
 
 
+PEN_ASPECT = (0.55, 1.0)  # width / height of the measuring set's pen digits
+
+
 def render_pen_digit(points: np.ndarray, rng: np.random.Generator, size: tuple[int, int] = CANVAS_SIZE,
-                     slant: float = 0.0) -> np.ndarray:
+                     slant: float = 0.0, aspect: tuple[float, float] = PEN_ASPECT) -> np.ndarray:
     """A pen digit as a canvas drawing: uint8 (H, W, 4) RGBA.
 
     points: float32 (8, 2) in 0..1, from ``load_pen_digits``. People draw at every
-    size, so the digit is 70-280 px tall (as the canvas allows), 0.55-1.0 times as wide
-    as tall (the data scaled both axes to 0..100, which lost each digit's own aspect),
+    size, so the digit is 70-280 px tall (as the canvas allows), ``aspect`` (0.55-1.0)
+    times as wide as tall (the data scaled both axes to 0..100, which lost each digit's own aspect),
     slanted by ``slant`` (x shifts by slant * height from bottom to top), drawn with a
     pen 6-30 px wide at a random place on the canvas.
     """
     digit_h = rng.uniform(70, min(280, size[1] - 20))
-    digit_w = digit_h * rng.uniform(0.55, 1.0)
+    digit_w = digit_h * rng.uniform(*aspect)
     pen = rng.uniform(6, 30) * min(1.0, digit_h / 120) ** 0.5  # small digits, finer pens
     return draw_pen_path(points, rng, digit_w, digit_h, pen, slant, size)
 
@@ -153,9 +156,10 @@ def usps_as_scan(ink: np.ndarray, rng: np.random.Generator, side: int = 112, mar
 
 
 def pen_training_inputs(points: np.ndarray, labels: np.ndarray, renders: int, seed: int,
-                        max_slant: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
+                        max_slant: float = 0.3, aspect: tuple[float, float] = PEN_ASPECT) -> tuple[np.ndarray, np.ndarray]:
     """Training inputs from pen digits: each drawn ``renders`` times as a canvas drawing
-    (``render_pen_digit``, slanted by up to ``max_slant`` either way) and read into
+    (``render_pen_digit``, slanted by up to ``max_slant`` either way, ``aspect`` as wide
+    as tall) and read into
     28x28 through the Draw page's own path, so the network learns the writing and not
     one rendering. points float32 (n, 8, 2), labels uint8 (n,) -> uint8 (m, 28, 28),
     uint8 (m,); a render the path does not read as exactly one digit is left out.
@@ -167,7 +171,7 @@ def pen_training_inputs(points: np.ndarray, labels: np.ndarray, renders: int, se
     for _ in range(renders):
         for digit_points, label in zip(points, labels):
             crops = segment_digits(ink_from_picture(
-                render_pen_digit(digit_points, rng, slant=rng.uniform(-max_slant, max_slant))))
+                render_pen_digit(digit_points, rng, slant=rng.uniform(-max_slant, max_slant), aspect=aspect)))
             if len(crops) == 1:
                 images.append(np.round(crops[0].image * 255).astype(np.uint8))
                 kept.append(label)
