@@ -29,7 +29,7 @@ import numpy as np
 from mnist_app import ASSETS_DIR
 from mnist_app.data import load_mnist, mnist_md5s
 from mnist_app.feedback import FeedbackStore, default_db_path, training_split
-from mnist_app.handwriting import load_pen_digits, pen_split, pen_training_inputs
+from mnist_app.handwriting import PEN_ASPECT, PEN_TRAINING_SLANT, load_pen_digits, pen_split, pen_training_inputs
 from mnist_app.metrics import classification_report
 from mnist_app.plots import plot_training_curves
 
@@ -52,9 +52,9 @@ def parse_args(argv=None):
                    help="fraction of 7s / 1s copied with a crossbar / flag")
     p.add_argument("--pen-renders", type=int, default=3,
                    help="canvas renders of each training pen digit (random size, aspect, slant, pen)")
-    p.add_argument("--pen-slant", type=float, default=0.3,
+    p.add_argument("--pen-slant", type=float, default=PEN_TRAINING_SLANT,
                    help="training renders of pen digits lean by up to this either way (x shift per unit of height)")
-    p.add_argument("--pen-aspect", type=float, nargs=2, default=(0.55, 1.0), metavar=("LOW", "HIGH"),
+    p.add_argument("--pen-aspect", type=float, nargs=2, default=PEN_ASPECT, metavar=("LOW", "HIGH"),
                    help="training renders of pen digits are LOW-HIGH times as wide as tall")
     p.add_argument("--out", type=Path, default=ASSETS_DIR, help="output folder")
     p.add_argument("--grow", type=Path, metavar="MODEL",
@@ -169,8 +169,9 @@ def measure_real_sets(network, calibration: dict, out: Path, limit: int | None =
 def pen_training_renders(args, renders: int) -> tuple[np.ndarray, np.ndarray, int]:
     """Real pen digits by writers outside MNIST (the training part of ``pen_split``,
     its first 300 with --quick), each drawn ``renders`` times as on the canvas at random
-    sizes, aspects and slants (``--pen-aspect``, ``--pen-slant``) and pen widths and read through the Draw page's own path:
-    uint8 (n, 28, 28), uint8 (n,), and how many pen digits were drawn."""
+    sizes, aspects (``--pen-aspect``), slants (``--pen-slant``) and pen widths and read
+    through the Draw page's own path: uint8 (n, 28, 28), uint8 (n,), and how many pen
+    digits were drawn."""
     points, labels = load_pen_digits()
     train = pen_split(len(labels))[0]
     if args.quick:

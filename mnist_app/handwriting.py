@@ -107,7 +107,8 @@ def draw_stroke(path: np.ndarray, size: tuple[int, int], pen_width: float) -> np
     return rgba
 
 
-PEN_ASPECT = (0.55, 1.0)  # width / height of the measuring set's pen digits
+PEN_ASPECT = (0.55, 1.0)  # width / height of the pen digits drawn, measuring set and training renders alike
+PEN_TRAINING_SLANT = 0.3  # training renders lean by up to this either way (the measuring set is upright)
 
 
 def render_pen_digit(points: np.ndarray, rng: np.random.Generator, size: tuple[int, int] = CANVAS_SIZE,
@@ -156,7 +157,8 @@ def usps_as_scan(ink: np.ndarray, rng: np.random.Generator, side: int = 112, mar
 
 
 def pen_training_inputs(points: np.ndarray, labels: np.ndarray, renders: int, seed: int,
-                        max_slant: float = 0.3, aspect: tuple[float, float] = PEN_ASPECT) -> tuple[np.ndarray, np.ndarray]:
+                        max_slant: float = PEN_TRAINING_SLANT,
+                        aspect: tuple[float, float] = PEN_ASPECT) -> tuple[np.ndarray, np.ndarray]:
     """Training inputs from pen digits: each drawn ``renders`` times as a canvas drawing
     (``render_pen_digit``, slanted by up to ``max_slant`` either way, ``aspect`` as wide
     as tall) and read into
