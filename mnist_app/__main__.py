@@ -104,7 +104,7 @@ def _profile_examples(recognizer, profile: str):
         store = FeedbackStore().for_profile(profile)
         if not store.path.exists():
             return Examples.none()
-        return ExampleCache(recognizer.example_vectors).examples(store)
+        return ExampleCache(recognizer).examples(store)
     except (ValueError, FeedbackStoreError) as exc:
         return str(exc)
 
@@ -116,7 +116,8 @@ def adaptation(args) -> int:
     from mnist_app.writers import measure, make_writers
 
     started = time.time()
-    rows = measure(make_writers(Recognizer.from_file(args.model, BATCH_THREADS)), trials=args.trials, shots=args.shots)
+    recognizer = Recognizer.from_file(args.model, BATCH_THREADS)
+    rows = measure(recognizer, make_writers(recognizer), trials=args.trials, shots=args.shots)
     if args.json:
         print(json.dumps({"shots": args.shots, "trials": args.trials, "writers": rows,
                           "seconds": round(time.time() - started, 1)}))

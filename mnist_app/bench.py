@@ -15,6 +15,7 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -80,7 +81,7 @@ def profile_costs(recognizer, crops, runs: int) -> dict:
 
     from mnist_app.data import load_mnist
     from mnist_app.feedback import FeedbackStore
-    from mnist_app.personal import ExampleCache, blend, example_vectors
+    from mnist_app.personal import ExampleCache, Straightening, blend, example_vectors
 
     (x_train, y_train), _ = load_mnist()
     images = np.stack([c.image for c in crops])
@@ -89,7 +90,7 @@ def profile_costs(recognizer, crops, runs: int) -> dict:
     results = {}
     with tempfile.TemporaryDirectory() as folder:
         store = FeedbackStore(Path(folder) / "feedback.sqlite3").for_profile("bench")
-        cache = ExampleCache(recognizer.example_vectors)
+        cache = ExampleCache(recognizer)
         stored = 0
         for size in PROFILE_SIZES:
             for image, label in zip(x_train[stored:size], y_train[stored:size]):  # as answers arrive, one by one
@@ -102,6 +103,15 @@ def profile_costs(recognizer, crops, runs: int) -> dict:
             results[f"examples_{size}_added_ms"] = with_examples - without
             results[f"examples_{size}_blend_ms"] = median_ms(lambda: blend(probabilities, vectors, examples), runs)
             results[f"examples_{size}_store_check_ms"] = median_ms(lambda: cache.examples(store), runs)
+            turned = replace(examples, straightening=Straightening(20.0, 0.3))  # a profile read straightened
+            results[f"examples_{size}_straightened_added_ms"] = (
+                median_ms(lambda: recognizer.read_and_explain(crops, turned), runs) - without)
+            store.add(x_train[size], label=int(y_train[size]), predicted=int(y_train[size]),
+                      probabilities=np.eye(10)[y_train[size]], model_version="bench", source="draw")
+            started = time.perf_counter()  # one new answer: the next reading brings the profile up to date
+            cache.examples(store)
+            results[f"examples_{size}_new_answer_ms"] = (time.perf_counter() - started) * 1000
+            stored += 1
     return results
 
 
@@ -159,7 +169,9 @@ def run(args) -> int:
     for size in PROFILE_SIZES:
         print(f"  with {size:,} examples in the profile: +{results[f'examples_{size}_added_ms']:.2f} ms "
               f"(the blend alone {results[f'examples_{size}_blend_ms']:.2f} ms; checking the store for new "
-              f"answers {results[f'examples_{size}_store_check_ms']:.2f} ms)")
+              f"answers {results[f'examples_{size}_store_check_ms']:.2f} ms); read straightened "
+              f"+{results[f'examples_{size}_straightened_added_ms']:.2f} ms; the reading after a new answer "
+              f"+{results[f'examples_{size}_new_answer_ms']:.0f} ms (straightening fitted again)")
     print(f"cold start to first prediction: {results['cold_start_s']:.2f} s "
           f"(peak RSS {results['cold_start_peak_rss_mb']:.0f} MB)")
     print(f"peak RSS of this benchmark process: {results['peak_rss_mb']:.0f} MB")

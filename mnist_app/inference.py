@@ -20,14 +20,14 @@ chosen digit's *logit* (not its probability, which saturates) with respect to th
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
 
 from mnist_app.network import NUM_CLASSES, Network, load_calibration
 from mnist_app.novelty import FeatureDensity, load_feature_density
-from mnist_app.personal import Evidence, Examples, blend, example_vectors
+from mnist_app.personal import AS_DRAWN, Evidence, Examples, Straightening, blend, example_vectors, fit_straightening
 from mnist_app.preprocess import DigitCrop, ink_from_picture, segment_digits
 
 SALIENCY_METHODS = ("gradient", "smoothgrad", "integrated")
@@ -76,6 +76,16 @@ class DigitReading:
         return int(self.shared_probabilities.argmax())
 
     @property
+    def straightened(self) -> bool:
+        """Whether the digit was read straightened for the profile's writing."""
+        return self.evidence is not None and self.evidence.straightened_input is not None
+
+    @property
+    def model_input(self) -> np.ndarray:
+        """float32 (28, 28): what the network read (the crop, or it straightened)."""
+        return self.evidence.straightened_input if self.straightened else self.crop.image
+
+    @property
     def from_examples(self) -> tuple[int, ...]:
         """The ids of the profile's examples this reading is said to come from (like
         these, it is a ``digit``); () when it is the network's own."""
@@ -122,6 +132,7 @@ class Reading:
                     "shared_digit": d.shared_digit,
                     "shared_confidence": round(float(d.shared_probabilities.max()), 6),
                     "like_your_examples": list(d.from_examples),
+                    "straightened": d.evidence.straightening.describe() if d.straightened else None,
                 }
                 for d in self.digits
             ],
@@ -218,19 +229,41 @@ class Recognizer:
             flags &= self.density.looks_like_digit(features)
         return flags
 
-    def example_vectors(self, images: np.ndarray) -> np.ndarray:
-        """float32 (n, 28, 28) inputs -> what ``personal`` compares them by, float32 (n, D)."""
+    def example_vectors(self, images: np.ndarray, straightening: Straightening = AS_DRAWN) -> np.ndarray:
+        """float32 (n, 28, 28) inputs -> what ``personal`` compares them by, float32 (n, D),
+        once straightened."""
+        images = straightening.apply(np.asarray(images, np.float32).reshape(-1, 28, 28))
         return example_vectors(images, self.classify(images)[2])
+
+    def fit_straightening(self, images: np.ndarray, labels: np.ndarray) -> Straightening:
+        """A profile's straightening (``personal.fit_straightening``) from its examples'
+        inputs float32 (m, 28, 28) and labels uint8 (m,), read by this network (one
+        view each, for speed: it runs after every new answer)."""
+        def log_probabilities(images: np.ndarray) -> np.ndarray:
+            logits = self.network.read(images)[0] / self.temperature
+            logits = logits - logits.max(axis=1, keepdims=True)
+            return logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+
+        return fit_straightening(images, labels, log_probabilities)
 
     def readings(self, crops: list[DigitCrop], probabilities: np.ndarray, top_logits: np.ndarray,
                  features: np.ndarray, examples: Examples | None = None) -> Reading:
         """Assemble a Reading from crops and their model outputs, read with a profile's
-        ``examples`` when given (see ``personal.blend``; none: the network's reading)."""
+        ``examples`` when given (see ``personal.blend``; none: the network's reading).
+        A profile that straightens its writing has its digits read again straightened
+        (``DigitReading.model_input``); the crops stay as drawn."""
         flags = self.looks_like_digit(top_logits, features)
         evidence = [None] * len(crops)
         if examples is not None and len(examples) and crops:
-            vectors = example_vectors(np.stack([c.image for c in crops]), features)
-            probabilities, evidence = blend(probabilities, vectors, examples)
+            images = np.stack([c.image for c in crops])
+            shared = probabilities
+            if not examples.straightening.as_drawn:
+                images = examples.straightening.apply(images)
+                probabilities, top_logits, features = self.classify(images)
+                flags = self.looks_like_digit(top_logits, features)
+            probabilities, evidence = blend(probabilities, example_vectors(images, features), examples, shared)
+            if not examples.straightening.as_drawn:
+                evidence = [replace(e, straightened_input=image) for e, image in zip(evidence, images)]
         return Reading([DigitReading(c, p, bool(f), self.unsure_below, e)
                         for c, p, f, e in zip(crops, probabilities, flags, evidence)])
 

@@ -12,6 +12,13 @@ the nearest example gets closer than ``CLOSE``. So:
   examples the network got wrong count as much as the rest;
 - one wrong label among a digit's examples is outvoted by the others near it.
 
+A profile whose writing is turned or slanted as a whole (the paper held askew, a
+hand that leans) is also *straightened*: ``fit_straightening`` tries a few turns and
+un-slants of its examples and keeps the one under which the network reads the
+examples' own labels best, only when it clearly beats reading them as drawn; every
+new digit of that profile is then read straightened (``preprocess.straightened``),
+and its examples are compared straightened too.
+
 The shared network is never retrained here. The constants were chosen on pseudo-writers
 of one style (``writers``: pen digits turned 25 degrees, and upright) and measured on
 writers of three other styles; see the README's "Learns your handwriting".
@@ -27,6 +34,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from mnist_app.preprocess import straightened
+
 NEIGHBOURS = 3
 VOTE_TEMPERATURE = 0.3  # on cosine similarities: the nearest few vote almost equally
 MAX_WEIGHT = 0.8  # the examples' vote never entirely replaces the network
@@ -37,6 +46,12 @@ PIXEL_SIDE = 14
 PIXEL_BLUR = 1.0  # px of the 28x28 image, before shrinking to 14x14
 SHOWN_FROM = 0.4  # weight from which the app says the reading comes from the examples
 MAX_PROFILES = 256  # kept in memory per app process, least recently used dropped first
+TURNS = (-30.0, -20.0, -10.0, 10.0, 20.0, 30.0)  # degrees tried, besides none
+UNSLANTS = (-0.9, -0.6, -0.3, 0.3, 0.6, 0.9)  # x shift per unit of height tried, besides none
+STRAIGHTEN_FROM = 10  # examples a profile needs before its writing is straightened
+STRAIGHTEN_SAMPLE = 50  # the most recent examples the straightening is fitted on
+STRAIGHTEN_GAIN = 0.03  # in mean log-probability of the examples' labels, over reading them as drawn
+STRAIGHTEN_FLOOR = -2.0  # a label's log-probability counts at least this (a wrong label cannot steer the fit)
 
 
 def _unit_rows(matrix: np.ndarray) -> np.ndarray:
@@ -63,14 +78,80 @@ def example_vectors(images: np.ndarray, features: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class Straightening:
+    """How a profile's digits are straightened before reading: ``turn`` degrees
+    counter-clockwise and ``unslant`` (x shift per unit of height) taken out; both 0:
+    read as drawn."""
+
+    turn: float = 0.0
+    unslant: float = 0.0
+
+    @property
+    def as_drawn(self) -> bool:
+        return self.turn == 0 and self.unslant == 0
+
+    def apply(self, images: np.ndarray) -> np.ndarray:
+        """float32 (n, 28, 28) inputs -> float32 (n, 28, 28), as this profile's are read."""
+        return images if self.as_drawn else straightened(images, self.turn, self.unslant)
+
+    def describe(self) -> str:
+        """What the writing does, as the app says it ("turned 20 degrees clockwise, leaning right")."""
+        parts = []
+        if self.turn:
+            parts.append(f"turned about {abs(self.turn):.0f} degrees {'clockwise' if self.turn > 0 else 'anticlockwise'}")
+        if self.unslant:
+            parts.append(f"leaning {'right' if self.unslant > 0 else 'left'} ({abs(self.unslant):.1f} of its height)")
+        return ", ".join(parts) if parts else "upright"
+
+
+AS_DRAWN = Straightening()
+
+
+def fit_straightening(images: np.ndarray, labels: np.ndarray,
+                      log_probabilities_of: Callable[[np.ndarray], np.ndarray]) -> Straightening:
+    """The straightening under which a profile's examples read most like their labels.
+
+    images: float32 (m, 28, 28) the examples' inputs; labels: uint8 (m,);
+    log_probabilities_of: float32 (n, 28, 28) -> float32 (n, 10) log-probabilities
+    (the recognizer's, with its views and temperature). Only the ``STRAIGHTEN_SAMPLE``
+    most recent examples are used; with fewer than ``STRAIGHTEN_FROM``, none. Un-slants
+    and turns are searched one after the other (un-slant, turn, un-slant again: a lean
+    is the commoner, and a turn can pass for part of one), each
+    label's log-probability counted no lower than ``STRAIGHTEN_FLOOR``, and the best
+    is kept only when it beats reading as drawn by ``STRAIGHTEN_GAIN``.
+    """
+    if len(images) < STRAIGHTEN_FROM:
+        return AS_DRAWN
+    images = np.asarray(images[-STRAIGHTEN_SAMPLE:], np.float32)
+    labels = np.asarray(labels[-STRAIGHTEN_SAMPLE:], np.int64)
+    scores: dict[Straightening, float] = {}
+
+    def score(candidate: Straightening) -> float:
+        if candidate not in scores:
+            log_p = log_probabilities_of(candidate.apply(images))[np.arange(len(labels)), labels]
+            scores[candidate] = float(np.maximum(log_p, STRAIGHTEN_FLOOR).mean())
+        return scores[candidate]
+
+    best = AS_DRAWN
+    for search in ("unslant", "turn", "unslant"):
+        values = (0.0,) + (TURNS if search == "turn" else UNSLANTS)
+        candidates = [Straightening(v, best.unslant) if search == "turn" else Straightening(best.turn, v)
+                      for v in values]
+        best = max(candidates, key=score)
+    return best if score(best) >= score(AS_DRAWN) + STRAIGHTEN_GAIN else AS_DRAWN
+
+
+@dataclass(frozen=True)
 class Examples:
     """One profile's examples: ids int64 (m,) of their answers, labels uint8 (m,),
-    vectors float32 (m, D) from ``example_vectors`` and images uint8 (m, 28, 28)."""
+    vectors float32 (m, D) from ``example_vectors`` of their images straightened by
+    ``straightening``, and images uint8 (m, 28, 28) as drawn."""
 
     ids: np.ndarray
     labels: np.ndarray
     vectors: np.ndarray
     images: np.ndarray
+    straightening: Straightening = AS_DRAWN
 
     @classmethod
     def none(cls, width: int = 0) -> Examples:
@@ -91,13 +172,17 @@ class Evidence:
 
     weight: how much their vote counted (0..MAX_WEIGHT); nearest_ids, nearest_labels:
     the examples that voted, nearest first; shared_probabilities float32 (10,): what the
-    network alone read.
+    network alone read, as drawn; straightening: how the digit was straightened for
+    this profile before it was read (``AS_DRAWN``: not at all), and straightened_input
+    float32 (28, 28) what that made of it (None when not straightened).
     """
 
     weight: float
     nearest_ids: tuple[int, ...]
     nearest_labels: tuple[int, ...]
     shared_probabilities: np.ndarray
+    straightening: Straightening = AS_DRAWN
+    straightened_input: np.ndarray | None = None
 
     def like(self, digit: int) -> tuple[int, ...]:
         """The ids of the voting examples labelled ``digit``."""
@@ -109,15 +194,18 @@ class Evidence:
         return self.weight >= SHOWN_FROM and bool(self.like(digit))
 
 
-def blend(probabilities: np.ndarray, vectors: np.ndarray,
-          examples: Examples) -> tuple[np.ndarray, list[Evidence | None]]:
+def blend(probabilities: np.ndarray, vectors: np.ndarray, examples: Examples,
+          shared: np.ndarray | None = None) -> tuple[np.ndarray, list[Evidence | None]]:
     """The network's probabilities float32 (n, 10) of n digits with vectors float32
-    (n, D) -> probabilities float32 (n, 10) with the examples' vote mixed in, and per
-    digit its ``Evidence`` (None without examples: then the probabilities are returned
-    as they are)."""
+    (n, D) (both of the digits as ``examples.straightening`` straightens them) ->
+    probabilities float32 (n, 10) with the examples' vote mixed in, and per digit its
+    ``Evidence`` (None without examples: then the probabilities are returned as they
+    are). shared: float32 (n, 10), the network's reading of the digits as drawn, when
+    they were straightened (None: ``probabilities``)."""
     probabilities = np.asarray(probabilities, np.float32)
     if len(examples) == 0 or len(probabilities) == 0:
         return probabilities, [None] * len(probabilities)
+    shared = probabilities if shared is None else np.asarray(shared, np.float32)
     similarity = vectors @ examples.vectors.T  # (n, m)
     k = min(NEIGHBOURS, len(examples))
     nearest = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
@@ -132,8 +220,8 @@ def blend(probabilities: np.ndarray, vectors: np.ndarray,
     weight = MAX_WEIGHT / (1 + np.exp(-(nearest_similarity[:, 0] - CLOSE) / CLOSE_WIDTH))
     blended = ((1 - weight[:, None]) * probabilities + weight[:, None] * tally).astype(np.float32)
     evidence = [Evidence(float(w), tuple(int(i) for i in examples.ids[row]),
-                         tuple(int(label) for label in examples.labels[row]), p)
-                for w, row, p in zip(weight, nearest, probabilities)]
+                         tuple(int(label) for label in examples.labels[row]), p, examples.straightening)
+                for w, row, p in zip(weight, nearest, shared)]
     return blended, evidence
 
 
@@ -145,16 +233,18 @@ class _Entry:
 
 class ExampleCache:
     """Each profile's examples, in memory, brought up to date with its store before each
-    reading: one cheap query when nothing changed, the vectors of new answers computed
-    once (never the whole profile again), deleted ones dropped. Shared by every session
-    of an app process; thread-safe.
+    reading: one cheap query when nothing changed; when answers were added or deleted,
+    the profile's straightening fitted again and the vectors of new answers computed
+    (every example's only when the straightening changed). Shared by every session of
+    an app process; thread-safe.
 
-    vectors_of: float32 (n, 28, 28) images -> float32 (n, D) ``example_vectors``
-    (normally ``Recognizer.example_vectors``).
+    reader: has ``example_vectors(images, straightening)`` (float32 (n, 28, 28) ->
+    float32 (n, D)) and ``fit_straightening(images, labels)`` (normally the
+    ``Recognizer``).
     """
 
-    def __init__(self, vectors_of: Callable[[np.ndarray], np.ndarray], max_profiles: int = MAX_PROFILES):
-        self.vectors_of = vectors_of
+    def __init__(self, reader, max_profiles: int = MAX_PROFILES):
+        self.reader = reader
         self.max_profiles = max_profiles
         self._entries: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
         self._lock = threading.Lock()
@@ -182,14 +272,17 @@ class ExampleCache:
         return examples
 
     def _refreshed(self, store, old: Examples | None) -> Examples:
-        if old is None or len(old) == 0:
-            kept, highest = None, 0
+        if old is None:
+            old = Examples.none()
+        kept = np.isin(old.ids, store.ids()) if len(old) else np.zeros(0, bool)
+        new_ids, new_images, new_labels = store.examples_after(int(old.ids.max()) if len(old) else 0)
+        ids = np.concatenate([old.ids[kept], new_ids])
+        labels = np.concatenate([old.labels[kept], new_labels])
+        images = np.concatenate([old.images[kept], new_images])
+        straightening = self.reader.fit_straightening(images.astype(np.float32) / 255, labels)
+        if straightening != old.straightening or not len(old):
+            vectors = self.reader.example_vectors(images.astype(np.float32) / 255, straightening)
         else:
-            kept = np.isin(old.ids, store.ids())
-            highest = int(old.ids.max())
-        ids, images, labels = store.examples_after(highest)
-        vectors = self.vectors_of(images.astype(np.float32) / 255)
-        if kept is None:
-            return Examples(ids, labels, vectors, images)
-        return Examples(np.concatenate([old.ids[kept], ids]), np.concatenate([old.labels[kept], labels]),
-                        np.concatenate([old.vectors[kept], vectors]), np.concatenate([old.images[kept], images]))
+            vectors = np.concatenate([old.vectors[kept],
+                                      self.reader.example_vectors(new_images.astype(np.float32) / 255, straightening)])
+        return Examples(ids, labels, vectors.astype(np.float32), images, straightening)

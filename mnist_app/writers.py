@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from mnist_app.handwriting import draw_pen_path, load_pen_digits, pen_split
-from mnist_app.personal import Examples, blend, example_vectors
-from mnist_app.preprocess import ink_from_picture, segment_digits
+from mnist_app.personal import Examples, example_vectors
+from mnist_app.preprocess import DigitCrop, Placement, ink_from_picture, segment_digits
 
 # name -> (rotation in degrees, clockwise as seen; slant: x shift per unit of height)
 STYLES = {
@@ -38,14 +38,16 @@ SEED = 5
 @dataclass
 class Writer:
     """One pseudo-writer's digits as the network sees them: images float32 (n, 28, 28),
-    labels uint8 (n,), the network's probabilities float32 (n, 10) and example vectors
-    float32 (n, D)."""
+    labels uint8 (n,), the network's probabilities float32 (n, 10), top logits float32
+    (n,), features float32 (n, d) and example vectors float32 (n, D)."""
 
     name: str
     style: str
     images: np.ndarray
     labels: np.ndarray
     probabilities: np.ndarray
+    top_logits: np.ndarray
+    features: np.ndarray
     vectors: np.ndarray
 
 
@@ -103,17 +105,18 @@ def make_writers(recognizer, styles: tuple[str, ...] = tuple(STYLES), shapes: tu
                 crops = segment_digits(ink_from_picture(drawing))
                 images.append(crops[0].image if len(crops) == 1 else np.zeros((28, 28), np.float32))
             images = np.stack(images)
-            probabilities, _, features = recognizer.classify(images)
+            probabilities, top_logits, features = recognizer.classify(images)
             writers.append(Writer(f"{style} #{shape + 1}", style, images, labels[members], probabilities,
-                                  example_vectors(images, features)))
+                                  top_logits, features, example_vectors(images, features)))
     return writers
 
 
-def adaptation_trial(writer: Writer, rng: np.random.Generator, shots: int = 5,
+def adaptation_trial(recognizer, writer: Writer, rng: np.random.Generator, shots: int = 5,
                      wrong_labels: int = 0) -> tuple[float, float]:
     """Teach ``shots`` random examples of each digit (``wrong_labels`` of each digit's
-    given a wrong label), read the writer's other digits: (accuracy of the shared
-    network, accuracy with the examples)."""
+    given a wrong label), read the writer's other digits as the app reads a profile's
+    (its straightening fitted, its examples blended in, by ``recognizer``): (accuracy of
+    the shared network, accuracy with the examples)."""
     taught = np.concatenate([rng.choice(np.flatnonzero(writer.labels == d), shots, replace=False)
                              for d in range(10)])
     taught_labels = writer.labels[taught].copy()
@@ -121,21 +124,25 @@ def adaptation_trial(writer: Writer, rng: np.random.Generator, shots: int = 5,
         for j in rng.choice(np.flatnonzero(writer.labels[taught] == digit), wrong_labels, replace=False):
             taught_labels[j] = (digit + rng.integers(1, 10)) % 10
     others = np.setdiff1d(np.arange(len(writer.labels)), taught)
-    examples = Examples(taught.astype(np.int64), taught_labels, writer.vectors[taught],
-                        np.zeros((len(taught), 28, 28), np.uint8))
-    adapted, _ = blend(writer.probabilities[others], writer.vectors[others], examples)
+    stored = np.round(writer.images[taught] * 255).astype(np.uint8)  # as the store keeps answers
+    straightening = recognizer.fit_straightening(stored / np.float32(255), taught_labels)
+    examples = Examples(taught.astype(np.int64), taught_labels,
+                        recognizer.example_vectors(stored / np.float32(255), straightening), stored, straightening)
+    crops = [DigitCrop((0, 0, 28, 28), writer.images[i], Placement(0, 0, 1.0, 0, 0)) for i in others]
+    reading = recognizer.readings(crops, writer.probabilities[others], writer.top_logits[others],
+                                  writer.features[others], examples)
     truth = writer.labels[others]
     return (float(np.mean(writer.probabilities[others].argmax(1) == truth)),
-            float(np.mean(adapted.argmax(1) == truth)))
+            float(np.mean(np.array([d.digit for d in reading.digits]) == truth)))
 
 
-def measure(writers: list[Writer], trials: int = 20, shots: int = 5, seed: int = 1) -> list[dict]:
+def measure(recognizer, writers: list[Writer], trials: int = 20, shots: int = 5, seed: int = 1) -> list[dict]:
     """Per writer: mean accuracy over ``trials`` of the shared network, with clean
     examples, and with one wrong label among each digit's ``shots``."""
     rows = []
     for writer in writers:
-        clean = [adaptation_trial(writer, np.random.default_rng([seed, t]), shots) for t in range(trials)]
-        noisy = [adaptation_trial(writer, np.random.default_rng([seed, t]), shots, wrong_labels=1)[1]
+        clean = [adaptation_trial(recognizer, writer, np.random.default_rng([seed, t]), shots) for t in range(trials)]
+        noisy = [adaptation_trial(recognizer, writer, np.random.default_rng([seed, t]), shots, wrong_labels=1)[1]
                  for t in range(trials)]
         rows.append({"writer": writer.name, "tuned_on": writer.style in TUNED_ON, "digits": len(writer.labels),
                      "shared": float(np.mean([s for s, _ in clean])),

@@ -30,6 +30,16 @@ def mnist_as_stroke(digit28: np.ndarray, height: int, stroke_px: float) -> np.nd
     return stroke[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]  # cropped to the ink
 
 
+def leaning(images: np.ndarray, slant: float) -> np.ndarray:
+    """MNIST-style inputs float32 (n, 28, 28) slanted by ``slant`` (x shift per unit of
+    height, tops to the right), fitted MNIST-style again: float32 (n, 28, 28)."""
+    from mnist_app.preprocess import fit_to_mnist
+
+    side = 112  # twice the size, sheared about the middle, with room to lean
+    matrix = np.float32([[2, -2 * slant, side / 2 - 28 + 28 * slant], [0, 2, side / 2 - 28]])
+    return np.stack([fit_to_mnist(cv2.warpAffine(np.float32(image), matrix, (side, side)))[0] for image in images])
+
+
 def blank_canvas(width: int = 560, height: int = 320) -> np.ndarray:
     canvas = np.zeros((height, width, 4), np.uint8)
     canvas[..., 3] = 255

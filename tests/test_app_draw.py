@@ -10,7 +10,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
-from tests.drawing import blank_canvas, mnist_as_stroke, paste
+from tests.drawing import blank_canvas, leaning, mnist_as_stroke, paste
 
 CANVAS_KEY = "canvas_0"
 
@@ -119,3 +119,25 @@ def test_a_shape_unlike_any_digit_is_not_presented_as_a_confident_prediction(app
     text = prediction_text(app)
     assert "unlike the digits it learned" in text and "?" in text, text
     assert any("does not look like a digit" in w.value for w in app.warning)
+
+
+def test_a_leaning_hand_is_read_straightened_once_taught_and_the_page_says_so(monkeypatch, tmp_path, mnist_test):
+    from mnist_app.feedback import FeedbackStore
+
+    path = tmp_path / "feedback.sqlite3"
+    monkeypatch.setenv("MNIST_FEEDBACK_DB", str(path))
+    x, y = mnist_test
+    hand = leaning(x[:61], 1.2)  # a writer whose digits all lean far to the right
+    store = FeedbackStore(path).for_profile("leaning-writer")
+    for image, label in zip(hand[:50], y[:50]):
+        store.add(image, label=int(label), predicted=int(label), probabilities=np.eye(10)[label],
+                  model_version="test", source="draw")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params["profile"] = "leaning-writer"
+    at.session_state[CANVAS_KEY] = as_canvas_value(paste(blank_canvas(), mnist_as_stroke(hand[60], 200, 18), 180, 50))
+    at.run()
+    assert not at.exception, at.exception
+    notes = [c.value for c in at.caption if "read straightened" in c.value]
+    assert len(notes) == 1 and "leaning right" in notes[0], [c.value for c in at.caption]
+    assert re.search(r"\d+", prediction_text(at)).group() == str(y[60])
+    assert any(c.startswith("Straightened for your writing") for i in at.image for c in i.captions)

@@ -51,7 +51,7 @@ def get_recognizer() -> Recognizer:
 
 @st.cache_resource(show_spinner=False, max_entries=1)
 def _example_cache(version: str) -> ExampleCache:
-    return ExampleCache(_load_recognizer(version).example_vectors)
+    return ExampleCache(_load_recognizer(version))
 
 
 def example_cache() -> ExampleCache:

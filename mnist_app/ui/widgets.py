@@ -124,6 +124,17 @@ def examples_note(digit: DigitReading, where: str = "") -> str | None:
     return note + "."
 
 
+def straightening_note(reading: Reading) -> str | None:
+    """Markdown saying that the visitor's digits were read straightened, and how their
+    writing was found to lean or turn; None when they were read as drawn."""
+    straightened = [d for d in reading.digits if d.straightened]
+    if not straightened:
+        return None
+    how = straightened[0].evidence.straightening.describe()
+    return (f"Your examples show writing {how}, so your digits are read straightened "
+            f"(the shared model alone reads them as drawn).")
+
+
 def example_thumbnails(digit: DigitReading, examples: Examples, scale: int = 2) -> tuple[list[np.ndarray], list[str]]:
     """The visitor's examples a reading came from: uint8 RGB images (28 scale, same, 3)
     and captions."""

@@ -53,6 +53,8 @@ with right:
                 st.warning(note)
         if any(d.from_examples for d in reading.digits):
             profile.show_examples_used(reading, examples, key="your_examples")
+        if note := widgets.straightening_note(reading):
+            st.caption(note)
         if not reading.empty:
             chosen = 0
             if len(reading.digits) > 1:
@@ -83,6 +85,9 @@ if not reading.empty:
     cols = st.columns([1, 1, 2])
     cols[0].image(enlarge(digit.crop.image), width=224,
                   caption="The 28x28 input: cropped, scaled to 20 px, centred by mass")
+    if digit.straightened:
+        cols[0].image(enlarge(digit.model_input), width=224,
+                      caption="Straightened for your writing: what the model read with your examples")
     cols[1].image(saliency_on_input(digit.crop.image, maps[chosen]), width=224,
                   caption=f"Saliency for '{digit.digit}' on the input")
     cols[2].image(saliency_on_drawing(ink, crops, maps), width=448,

@@ -94,6 +94,8 @@ def show_result(i: int, name: str, data: bytes) -> None:
             st.warning(note)
         if any(d.from_examples for d in reading.digits):
             profile.show_examples_used(reading, examples, key=f"photo_your_examples_{i}")
+        if note := widgets.straightening_note(reading):
+            st.caption(note)
         if examples is not None and len(examples) and not reading.empty:
             if st.toggle("Compare with the shared model", key=f"photo_compare_shared_{i}",
                          help="What the model reads without your examples"):

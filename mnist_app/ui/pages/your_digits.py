@@ -51,6 +51,10 @@ def show_answers() -> None:
     overview[0].metric("Answers", f"{len(labels):,}")
     overview[1].metric("Read right", f"{np.mean(labels == predicted):.0%}" if len(labels) else "-")
     overview[2].metric("Corrected by you", f"{int(np.sum(labels != predicted)):,}")
+    examples = profile.your_examples()
+    if examples is not None and not examples.straightening.as_drawn:
+        st.caption(f"Your writing, as your digits show it: {examples.straightening.describe()}. "
+                   "Your digits are read straightened, and compared with your examples straightened too.")
 
     st.caption("Rows: the digit you meant; columns: what the model read. Click a cell to see those digits.")
     matrix_column, gallery_column = st.columns([4, 6], gap="medium")
