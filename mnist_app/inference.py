@@ -240,9 +240,7 @@ class Recognizer:
         inputs float32 (m, 28, 28) and labels uint8 (m,), read by this network (one
         view each, for speed: it runs after every new answer)."""
         def log_probabilities(images: np.ndarray) -> np.ndarray:
-            logits = self.network.read(images)[0] / self.temperature
-            logits = logits - logits.max(axis=1, keepdims=True)
-            return logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+            return np.log(np.maximum(_softmax(self.network.read(images)[0] / self.temperature), 1e-12))
 
         return fit_straightening(images, labels, log_probabilities)
 

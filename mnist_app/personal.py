@@ -279,9 +279,10 @@ class ExampleCache:
         ids = np.concatenate([old.ids[kept], new_ids])
         labels = np.concatenate([old.labels[kept], new_labels])
         images = np.concatenate([old.images[kept], new_images])
-        straightening = self.reader.fit_straightening(images.astype(np.float32) / 255, labels)
+        inputs = images.astype(np.float32) / 255
+        straightening = self.reader.fit_straightening(inputs, labels)
         if straightening != old.straightening or not len(old):
-            vectors = self.reader.example_vectors(images.astype(np.float32) / 255, straightening)
+            vectors = self.reader.example_vectors(inputs, straightening)
         else:
             vectors = np.concatenate([old.vectors[kept],
                                       self.reader.example_vectors(new_images.astype(np.float32) / 255, straightening)])
