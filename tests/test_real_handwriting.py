@@ -46,14 +46,19 @@ def recognizer():
     return Recognizer.from_file(MODEL_PATH, threads=2)  # as `evaluate` reads a set: both cores per call
 
 
+# The first 3,000 USPS digits, less those the model of November 2026 misread from a plain
+# crop, make the photos: a photo misread is then the pipeline's doing, and the photos stay
+# the same photos whatever model is shipped (a new one may misread others of them: its own).
+PHOTO_DIGITS = 3000
+PLAINLY_MISREAD = (340, 655, 848, 853, 1405, 1467, 1863, 2031, 2048, 2340, 2352, 2465, 2663, 2750, 2908, 2949, 2999)
+
+
 @pytest.fixture(scope="module")
-def usps_read_plainly(recognizer):
-    """USPS digits the model reads right from a plain crop: ink float32 (n, 16, 16), labels."""
+def usps_read_plainly():
+    """The USPS digits the photos are made of: ink float32 (n, 16, 16), labels."""
     ink, labels = load_usps_digits()
-    ink, labels = ink[:3000], labels[:3000]
-    readings = recognizer.read_many([plain_baseline_crop(d) for d in ink])
-    right = np.array([r.number == str(label) for r, label in zip(readings, labels)])
-    return ink[right], labels[right]
+    keep = np.setdiff1d(np.arange(PHOTO_DIGITS), PLAINLY_MISREAD)
+    return ink[keep], labels[keep]
 
 
 @pytest.fixture(scope="module")
