@@ -65,7 +65,9 @@ def model_card(report: dict) -> list[tuple[str, str]]:
         lines.append(("Trained", trained))
     if "epochs_run" in training:
         runs = ", ".join(str(e) for e in training["epochs_run"])
-        lines.append(("Epochs", f"{runs} (of at most {training.get('epochs_max', '?')} per member)"))
+        most = training.get("epochs_max", "?")
+        most = ", ".join(str(e) for e in most) if isinstance(most, list) else f"{most} per member"
+        lines.append(("Epochs", f"{runs} (of at most {most})"))
     if "wall_time_s" in training:
         lines.append(("Training time", _duration(float(training["wall_time_s"]))))
     if "train_size" in training:

@@ -98,6 +98,8 @@ def test_model_card_reads_the_report():
     assert card["Parameters"] == "980,478"
     assert card["Trained"] == "2026-11-21 16:15 UTC"
     assert card["Epochs"] == "24, 30, 27 (of at most 30 per member)"
+    report = {**REPORT, "training": {**REPORT["training"], "epochs_max": [20, 40, 40]}}
+    assert dict(model_card(report))["Epochs"] == "24, 30, 27 (of at most 20, 40, 40)"
     assert card["Training time"] == "1 h 32 min"
     assert card["Test accuracy, the network alone (upright)"] == "99.71% on 10,000 MNIST test digits (29 errors)"
     assert "Your digits" not in card

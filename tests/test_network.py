@@ -16,15 +16,18 @@ from tests.conftest import ROOT
 
 @pytest.fixture(scope="module")
 def keras_outputs(model, mnist_test):
-    """The Keras model's logits, features and input gradient of the top logit on 500
-    MNIST test digits (TensorFlow's own autodiff)."""
+    """The Keras model's logits, features (its members' last hidden layers, side by
+    side) and input gradient of the top logit on 500 MNIST test digits (TensorFlow's
+    own autodiff)."""
     import keras
     import tensorflow as tf
 
     x = mnist_test[0][:500]
-    member = next(layer for layer in model.layers if isinstance(layer, keras.Model))
-    flatten = next(layer for layer in member.layers if isinstance(layer, keras.layers.Flatten))
-    features = keras.Model(member.input, flatten.output)(x[..., None], training=False).numpy()
+    features = []
+    for member in (layer for layer in model.layers if isinstance(layer, keras.Model)):
+        flatten = next(layer for layer in member.layers if isinstance(layer, keras.layers.Flatten))
+        features.append(keras.Model(member.input, flatten.output)(x[..., None], training=False).numpy())
+    features = np.concatenate(features, axis=1)
     logits_model = keras.Model(model.input, model.get_layer("logits").output)
     images = tf.constant(x)
     with tf.GradientTape() as tape:
@@ -115,7 +118,8 @@ def test_a_missing_or_stale_network_says_what_to_run(tmp_path):
         Network.from_file(model_path)
     shutil.copy(MODEL_PATH.with_name(NETWORK_NAME), tmp_path / NETWORK_NAME)
     (tmp_path / "report.json").write_text(json.dumps({"network": {"exported_from": model_version(model_path)}}))
-    assert Network.from_file(model_path).feature_width == 128
+    members = json.loads(MODEL_PATH.with_name("report.json").read_text())["architecture"]["members"]
+    assert Network.from_file(model_path).feature_width == 128 * members
     (tmp_path / "report.json").write_text(json.dumps({"network": {"exported_from": "0123456789ab"}}))
     with pytest.raises(FileNotFoundError, match="exported from another model"):
         Network.from_file(model_path)
