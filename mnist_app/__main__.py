@@ -113,7 +113,7 @@ def adaptation(args) -> int:
     """Pseudo-writers of real pen digits (``writers``), each read by the shared network
     and with ``--shots`` taught examples of each digit."""
     from mnist_app.inference import Recognizer
-    from mnist_app.writers import measure, make_writers
+    from mnist_app.writers import GROUPS, make_writers, measure
 
     started = time.time()
     recognizer = Recognizer.from_file(args.model, BATCH_THREADS)
@@ -126,17 +126,17 @@ def adaptation(args) -> int:
           f"mean of {args.trials} trials ({time.time() - started:.0f} s)")
     print(f"{'writer':<34}{'digits':>7}{'shared':>9}{'adapted':>9}{'1 wrong in 5':>14}")
     for row in rows:
-        name = row["writer"] + (" (tuned on)" if row["tuned_on"] else "")
+        name = row["writer"] + (" (tuned on)" if row["group"] == "tuned on" else "")
         print(f"{name:<34}{row['digits']:>7}{row['shared']:>9.2%}{row['adapted']:>9.2%}"
               f"{row['one_wrong_in_each_digit']:>14.2%}")
-    for tuned, title in ((False, "measured writers"), (True, "tuned-on writers")):
-        part = [r for r in rows if r["tuned_on"] == tuned]
+    for group in ("measured", *GROUPS):
+        part = [r for r in rows if r["group"] == group]
         hard = [r for r in part if r["shared"] <= 0.92]
-        for who, group in ((f"all {title}", part), (f"{title} the network reads <= 92%", hard)):
-            if group:
-                print(f"{who:<48}{len(group):>3}: shared {np.mean([r['shared'] for r in group]):.2%}, "
-                      f"adapted {np.mean([r['adapted'] for r in group]):.2%}, "
-                      f"1 wrong in 5 {np.mean([r['one_wrong_in_each_digit'] for r in group]):.2%}")
+        for who, writers in ((f"{group}: all", part), (f"{group}: the network reads <= 92%", hard)):
+            if writers:
+                print(f"{who:<48}{len(writers):>3}: shared {np.mean([r['shared'] for r in writers]):.2%}, "
+                      f"adapted {np.mean([r['adapted'] for r in writers]):.2%}, "
+                      f"1 wrong in 5 {np.mean([r['one_wrong_in_each_digit'] for r in writers]):.2%}")
     return 0
 
 

@@ -48,6 +48,7 @@ SHOWN_FROM = 0.4  # weight from which the app says the reading comes from the ex
 MAX_PROFILES = 256  # kept in memory per app process, least recently used dropped first
 TURNS = (-30.0, -20.0, -10.0, 10.0, 20.0, 30.0)  # degrees tried, besides none
 UNSLANTS = (-0.9, -0.6, -0.3, 0.3, 0.6, 0.9)  # x shift per unit of height tried, besides none
+REFINE_TURN, REFINE_UNSLANT = 5.0, 0.15  # then half a step either way around the best, when it straightens
 STRAIGHTEN_FROM = 10  # examples a profile needs before its writing is straightened
 STRAIGHTEN_SAMPLE = 50  # the most recent examples the straightening is fitted on
 STRAIGHTEN_GAIN = 0.03  # in mean log-probability of the examples' labels, over reading them as drawn
@@ -116,9 +117,11 @@ def fit_straightening(images: np.ndarray, labels: np.ndarray,
     (the recognizer's, with its views and temperature). Only the ``STRAIGHTEN_SAMPLE``
     most recent examples are used; with fewer than ``STRAIGHTEN_FROM``, none. Un-slants
     and turns are searched one after the other (un-slant, turn, un-slant again: a lean
-    is the commoner, and a turn can pass for part of one), each
-    label's log-probability counted no lower than ``STRAIGHTEN_FLOOR``, and the best
-    is kept only when it beats reading as drawn by ``STRAIGHTEN_GAIN``.
+    is the commoner, and a turn can pass for part of one), then, when that straightens,
+    half a step either way around the best (``REFINE_TURN``, ``REFINE_UNSLANT``: a turn
+    of 35 degrees is found from 30). Each label's log-probability is counted no lower
+    than ``STRAIGHTEN_FLOOR``, and the best is kept only when it beats reading as drawn
+    by ``STRAIGHTEN_GAIN``.
     """
     if len(images) < STRAIGHTEN_FROM:
         return AS_DRAWN
@@ -138,6 +141,11 @@ def fit_straightening(images: np.ndarray, labels: np.ndarray,
         candidates = [Straightening(v, best.unslant) if search == "turn" else Straightening(best.turn, v)
                       for v in values]
         best = max(candidates, key=score)
+    if not best.as_drawn:
+        best = max((best, Straightening(best.turn - REFINE_TURN, best.unslant),
+                    Straightening(best.turn + REFINE_TURN, best.unslant)), key=score)
+        best = max((best, Straightening(best.turn, best.unslant - REFINE_UNSLANT),
+                    Straightening(best.turn, best.unslant + REFINE_UNSLANT)), key=score)
     return best if score(best) >= score(AS_DRAWN) + STRAIGHTEN_GAIN else AS_DRAWN
 
 

@@ -29,8 +29,28 @@ STYLES = {
     "slanted 0.9": (0.0, 0.9),
     "turned -25 deg": (-25.0, 0.0),
     "turned 15 deg, slanted 0.5": (15.0, 0.5),
+    # Made after the straightening was built, measured once with it:
+    "slanted -0.5": (0.0, -0.5),
+    "turned 35 deg": (35.0, 0.0),
+    "turned -10 deg, slanted 0.7": (-10.0, 0.7),
+    # Drawn at random (turn -40..40 degrees, slant -1..1) after its refinement was built,
+    # measured once with it:
+    "turned -10 deg, slanted -0.7": (-10.0, -0.7),
+    "turned -34 deg, slanted 0.6": (-34.0, 0.6),
+    "turned -11 deg, slanted -0.1": (-11.0, -0.1),
+    "turned -40 deg, slanted 0.5": (-40.0, 0.5),
 }
-TUNED_ON = ("upright", "turned 25 deg")  # the personal.py constants were chosen on these
+# Which writers are which: the personal.py constants were chosen on the "tuned on" ones,
+# the straightening's range and rule looking at those and the "measured" ones.
+GROUPS = {"tuned on": ("upright", "turned 25 deg"),
+          "new after the straightening": ("slanted -0.5", "turned 35 deg", "turned -10 deg, slanted 0.7"),
+          "new after its refinement": ("turned -10 deg, slanted -0.7", "turned -34 deg, slanted 0.6",
+                                       "turned -11 deg, slanted -0.1", "turned -40 deg, slanted 0.5")}
+
+
+def group_of(style: str) -> str:
+    """"tuned on", "measured" or a "new ..." group (``GROUPS``)."""
+    return next((group for group, styles in GROUPS.items() if style in styles), "measured")
 SHAPES_PER_DIGIT = 4
 SEED = 5
 
@@ -144,7 +164,7 @@ def measure(recognizer, writers: list[Writer], trials: int = 20, shots: int = 5,
         clean = [adaptation_trial(recognizer, writer, np.random.default_rng([seed, t]), shots) for t in range(trials)]
         noisy = [adaptation_trial(recognizer, writer, np.random.default_rng([seed, t]), shots, wrong_labels=1)[1]
                  for t in range(trials)]
-        rows.append({"writer": writer.name, "tuned_on": writer.style in TUNED_ON, "digits": len(writer.labels),
+        rows.append({"writer": writer.name, "group": group_of(writer.style), "digits": len(writer.labels),
                      "shared": float(np.mean([s for s, _ in clean])),
                      "adapted": float(np.mean([a for _, a in clean])),
                      "one_wrong_in_each_digit": float(np.mean(noisy))})
