@@ -135,17 +135,17 @@ def fit_straightening(images: np.ndarray, labels: np.ndarray,
             scores[candidate] = float(np.maximum(log_p, STRAIGHTEN_FLOOR).mean())
         return scores[candidate]
 
+    def varied(best: Straightening, search: str, values) -> list[Straightening]:
+        """``best`` with its turn or its un-slant set to each of ``values``."""
+        return [Straightening(v, best.unslant) if search == "turn" else Straightening(best.turn, v) for v in values]
+
     best = AS_DRAWN
     for search in ("unslant", "turn", "unslant"):
-        values = (0.0,) + (TURNS if search == "turn" else UNSLANTS)
-        candidates = [Straightening(v, best.unslant) if search == "turn" else Straightening(best.turn, v)
-                      for v in values]
-        best = max(candidates, key=score)
+        best = max(varied(best, search, (0.0,) + (TURNS if search == "turn" else UNSLANTS)), key=score)
     if not best.as_drawn:
-        best = max((best, Straightening(best.turn - REFINE_TURN, best.unslant),
-                    Straightening(best.turn + REFINE_TURN, best.unslant)), key=score)
-        best = max((best, Straightening(best.turn, best.unslant - REFINE_UNSLANT),
-                    Straightening(best.turn, best.unslant + REFINE_UNSLANT)), key=score)
+        for search, step in (("turn", REFINE_TURN), ("unslant", REFINE_UNSLANT)):
+            here = best.turn if search == "turn" else best.unslant
+            best = max(varied(best, search, (here, here - step, here + step)), key=score)
     return best if score(best) >= score(AS_DRAWN) + STRAIGHTEN_GAIN else AS_DRAWN
 
 

@@ -29,30 +29,30 @@ STYLES = {
     "slanted 0.9": (0.0, 0.9),
     "turned -25 deg": (-25.0, 0.0),
     "turned 15 deg, slanted 0.5": (15.0, 0.5),
-    # Made after the straightening was built, measured once with it:
     "slanted -0.5": (0.0, -0.5),
     "turned 35 deg": (35.0, 0.0),
     "turned -10 deg, slanted 0.7": (-10.0, 0.7),
-    # Drawn at random (turn -40..40 degrees, slant -1..1) after its refinement was built,
-    # measured once with it:
     "turned -10 deg, slanted -0.7": (-10.0, -0.7),
     "turned -34 deg, slanted 0.6": (-34.0, 0.6),
     "turned -11 deg, slanted -0.1": (-11.0, -0.1),
     "turned -40 deg, slanted 0.5": (-40.0, 0.5),
 }
 # Which writers are which: the personal.py constants were chosen on the "tuned on" ones,
-# the straightening's range and rule looking at those and the "measured" ones.
+# the straightening's range and rule looking at those and the "measured" ones (every
+# style not named here); the "new" ones were made after, and measured once: after the
+# straightening, three styles; after its refinement, four drawn at random (a turn in
+# -40..40 degrees, a slant in -1..1).
 GROUPS = {"tuned on": ("upright", "turned 25 deg"),
           "new after the straightening": ("slanted -0.5", "turned 35 deg", "turned -10 deg, slanted 0.7"),
           "new after its refinement": ("turned -10 deg, slanted -0.7", "turned -34 deg, slanted 0.6",
                                        "turned -11 deg, slanted -0.1", "turned -40 deg, slanted 0.5")}
+SHAPES_PER_DIGIT = 4
+SEED = 5
 
 
 def group_of(style: str) -> str:
     """"tuned on", "measured" or a "new ..." group (``GROUPS``)."""
     return next((group for group, styles in GROUPS.items() if style in styles), "measured")
-SHAPES_PER_DIGIT = 4
-SEED = 5
 
 
 @dataclass
