@@ -5,9 +5,10 @@ Each member's BatchNorm is folded into the convolution before it (inference only
 and TensorFlow's own gradients do not convert to LiteRT's builtin ops (``ReluGrad``
 and ``StridedSliceGrad`` are not builtins), so the backward pass is written out: a
 ReLU passes the gradient where its input was positive, and a convolution's input
-gradient is a convolution of the (zero-interleaved, for stride 2, and padded)
-gradient with the kernel flipped and its channels swapped. Only training and this
-export import TensorFlow; the app does not.
+gradient is one stride-1 convolution of the padded output gradient (``_phase_kernel``;
+LiteRT's own transposed convolution, with a batch of any size, ran 2x slower here), the last,
+one-pixel convolution's a matrix product. Only training and this export import
+TensorFlow; the app does not.
 """
 
 from __future__ import annotations
@@ -33,31 +34,50 @@ class _Convolution:
         self.bias = (beta - mean * scale).astype(np.float32)
         self.stride = conv.strides[0]
         self.padding = conv.padding.upper()
-        # The input gradient's kernel: flipped in space, input and output channels swapped.
-        self.flipped = np.ascontiguousarray(self.kernel[::-1, ::-1].transpose(0, 1, 3, 2))
 
     def __call__(self, x):
         return tf.nn.conv2d(x, self.kernel, self.stride, self.padding) + self.bias
 
     def input_gradient(self, gradient, size: int):
         """d loss / d input (n, size, size, in) from d loss / d output (n, h, h, out)."""
-        k, out = self.kernel.shape[0], gradient.shape[1]
-        if self.stride == 2:
-            gradient = _interleave_zeros(gradient)
+        k, s, out = self.kernel.shape[0], self.stride, gradient.shape[1]
+        if out == 1 and k == size and self.padding == "VALID":  # a dense layer over the whole input
+            flat = self.kernel.reshape(-1, self.kernel.shape[3])
+            return tf.reshape(tf.reshape(gradient, [-1, flat.shape[1]]) @ flat.T, [-1, k, k, self.kernel.shape[2]])
         # The forward pass padded its input by `before` on the top/left ("SAME").
-        before = max((out - 1) * self.stride + k - size, 0) // 2 if self.padding == "SAME" else 0
-        low = k - 1 - before
-        high = size + k - 1 - low - gradient.shape[1]
+        before = max((out - 1) * s + k - size, 0) // 2 if self.padding == "SAME" else 0
+        kernel, low = _phase_kernel(self.kernel, s, before)
+        high = -(-size // s) + kernel.shape[0] - 1 - out - low  # for ceil(size / s) pixels per phase
         padded = tf.pad(gradient, [[0, 0], [low, high], [low, high], [0, 0]])
-        return tf.nn.conv2d(padded, self.flipped, 1, "VALID")
+        phases = tf.nn.conv2d(padded, kernel, 1, "VALID")  # (n, out, out, s * s * in)
+        return (phases if s == 1 else tf.nn.depth_to_space(phases, s))[:, :size, :size]
 
 
-def _interleave_zeros(x):
-    """(n, h, w, c) -> (n, 2h - 1, 2w - 1, c): x's values two apart, zeros between."""
-    n = tf.shape(x)[0]
-    h, w, c = x.shape[1], x.shape[2], x.shape[3]
-    x = tf.reshape(tf.stack([x, tf.zeros_like(x)], axis=3), [n, h, 2 * w, c])[:, :, : 2 * w - 1]
-    return tf.reshape(tf.stack([x, tf.zeros_like(x)], axis=2), [n, 2 * h, 2 * w - 1, c])[:, : 2 * h - 1]
+def _phase_kernel(kernel: np.ndarray, stride: int, before: int) -> tuple[np.ndarray, int]:
+    """The input gradient of a convolution as one stride-1 convolution of its output
+    gradient: kernel float32 (t, t, out, stride * stride * in), and how far its taps
+    reach before the pixel (the gradient's padding on the top and left).
+
+    Input pixel ``p = stride * m + r`` received ``kernel[i]`` times output pixel ``q``
+    where ``p = stride * q + i - before``; so its gradient is a correlation over the
+    output gradient at ``m + d`` with ``kernel[r + before - stride * d]``, one set of taps
+    per phase ``r``. The phases go to channels, in ``depth_to_space``'s order, which
+    puts them back in place: no multiplications by the zeros between strided outputs.
+    For stride 1 this is the kernel flipped, its channels swapped.
+    """
+    k, _, channels_in, channels_out = kernel.shape
+    offsets = [d for r in range(stride) for d in range(-k, k + 1) if 0 <= r + before - stride * d < k]
+    low = -min(offsets)
+    taps = max(offsets) + low + 1
+    phase = np.zeros((taps, taps, channels_out, stride, stride, channels_in), np.float32)
+    for t_y in range(taps):
+        for t_x in range(taps):
+            for r in range(stride):
+                for c in range(stride):
+                    i, j = r + before - stride * (t_y - low), c + before - stride * (t_x - low)
+                    if 0 <= i < k and 0 <= j < k:
+                        phase[t_y, t_x, :, r, c] = kernel[i, j].T
+    return phase.reshape(taps, taps, channels_out, stride * stride * channels_in), low
 
 
 class _Member:
