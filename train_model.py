@@ -189,7 +189,7 @@ def recalibrate(args) -> dict:
 
     (x_all, y_all), _ = load_mnist()
     (x_train, y_train), (x_val, y_val) = split_train_validation(x_all, y_all, args.val_size, args.seed)
-    x_pen, y_pen, _ = pen_training_renders(args, renders=1)
+    x_pen, y_pen, _ = pen_training_renders(args, args.pen_renders)  # as training fits them
     report_path = args.out / "report.json"
     report = json.loads(report_path.read_text())
     model_path = args.out / "model.keras"

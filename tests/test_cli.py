@@ -21,13 +21,11 @@ def test_evaluate_json_matches_the_model(model, network, mnist_test):
     report = json.loads(result.stdout.strip().splitlines()[-1])
     x, y = mnist_test
     x, y = x[:3000], y[:3000]
-    predicted = Recognizer(network).predict(x).argmax(axis=1)  # as the app reads: open digits in three views
+    predicted = Recognizer(network).predict(x).argmax(axis=1)  # the exported network, as the app reads
     assert report["n"] == 3000
     assert report["accuracy"] == float((predicted == y).mean())
-    # The turned views (tests/test_views.py) move a few: with the shipped pair they win 2
-    # of the 1,499 pen digits and cost 2 of the 10,000 MNIST test digits (4 of these 3,000).
-    network_alone = float((predict_probabilities(model, x).argmax(axis=1) == y).mean())
-    assert abs(report["accuracy"] - network_alone) <= 0.002
+    keras_accuracy = float((predict_probabilities(model, x).argmax(axis=1) == y).mean())
+    assert abs(report["accuracy"] - keras_accuracy) <= 1 / len(y)  # logits alike to ~1e-5: a near tie at most
     confusion = np.array(report["confusion"])
     assert confusion.shape == (10, 10)
     assert (confusion.sum(axis=1) == np.bincount(y, minlength=10)).all()

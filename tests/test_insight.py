@@ -117,8 +117,7 @@ def test_report_matches_only_its_own_model():
     assert report_matches(REPORT, np.eye(10, dtype=int))
     assert not report_matches(REPORT, 2 * np.eye(10, dtype=int))
     assert not report_matches({}, np.eye(10, dtype=int))
-    # The network alone and the app (open digits in three views) read some digits apart:
-    # a report is the loaded model's when the app's own reading of the test set matches.
+    # A report is the loaded model's when the app's own reading of the test set matches.
     read_by_the_app = 3 * np.eye(10, dtype=int)
     with_sets = {**REPORT, "sets": {"mnist": {"confusion": read_by_the_app.tolist()}}}
     assert report_matches(with_sets, read_by_the_app)
