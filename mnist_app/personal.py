@@ -48,7 +48,8 @@ SHOWN_FROM = 0.4  # weight from which the app says the reading comes from the ex
 MAX_PROFILES = 256  # kept in memory per app process, least recently used dropped first
 TURNS = (-30.0, -20.0, -10.0, 10.0, 20.0, 30.0)  # degrees tried, besides none
 UNSLANTS = (-0.9, -0.6, -0.3, 0.3, 0.6, 0.9)  # x shift per unit of height tried, besides none
-REFINE_TURN, REFINE_UNSLANT = 5.0, 0.15  # then half a step either way around the best, when it straightens
+REFINE_TURN, REFINE_UNSLANT = 5.0, 0.15  # then half a step either way around the best, when it straightens,
+REFINE_ROUNDS = 4  # again from there while that moves it, at most this often
 STRAIGHTEN_FROM = 10  # examples a profile needs before its writing is straightened
 STRAIGHTEN_SAMPLE = 50  # the most recent examples the straightening is fitted on
 STRAIGHTEN_GAIN = 0.03  # in mean log-probability of the examples' labels, over reading them as drawn
@@ -82,10 +83,18 @@ def example_vectors(images: np.ndarray, features: np.ndarray) -> np.ndarray:
 class Straightening:
     """How a profile's digits are straightened before reading: ``turn`` degrees
     counter-clockwise and ``unslant`` (x shift per unit of height) taken out; both 0:
-    read as drawn."""
+    read as drawn. ``unslant_first``: the lean is taken out before the turn (for
+    writing turned, then slanted; otherwise after it: slanted writing on a turned page).
+    Neither order can undo the other's writing: a 40-degree turn then a 0.5 lean, undone
+    the other way round, stays stretched 1.6 times along a diagonal."""
 
     turn: float = 0.0
     unslant: float = 0.0
+    unslant_first: bool = False
+
+    def __post_init__(self):
+        if self.turn == 0 or self.unslant == 0:  # one of the two: the order means nothing
+            object.__setattr__(self, "unslant_first", False)
 
     @property
     def as_drawn(self) -> bool:
@@ -93,7 +102,7 @@ class Straightening:
 
     def apply(self, images: np.ndarray) -> np.ndarray:
         """float32 (n, 28, 28) inputs -> float32 (n, 28, 28), as this profile's are read."""
-        return images if self.as_drawn else straightened(images, self.turn, self.unslant)
+        return images if self.as_drawn else straightened(images, self.turn, self.unslant, self.unslant_first)
 
     def describe(self) -> str:
         """What the writing does, as the app says it ("turned 20 degrees clockwise, leaning right")."""
@@ -114,14 +123,15 @@ def fit_straightening(images: np.ndarray, labels: np.ndarray,
 
     images: float32 (m, 28, 28) the examples' inputs; labels: uint8 (m,);
     log_probabilities_of: float32 (n, 28, 28) -> float32 (n, 10) log-probabilities
-    (the recognizer's, with its views and temperature). Only the ``STRAIGHTEN_SAMPLE``
-    most recent examples are used; with fewer than ``STRAIGHTEN_FROM``, none. Un-slants
-    and turns are searched one after the other (un-slant, turn, un-slant again: a lean
-    is the commoner, and a turn can pass for part of one), then, when that straightens,
-    half a step either way around the best (``REFINE_TURN``, ``REFINE_UNSLANT``: a turn
-    of 35 degrees is found from 30). Each label's log-probability is counted no lower
-    than ``STRAIGHTEN_FLOOR``, and the best is kept only when it beats reading as drawn
-    by ``STRAIGHTEN_GAIN``.
+    (the recognizer's, with its temperature). Only the ``STRAIGHTEN_SAMPLE`` most recent
+    examples are used; with fewer than ``STRAIGHTEN_FROM``, none. Un-slants and turns
+    are searched one after the other (un-slant, turn, un-slant again: a lean is the
+    commoner, and a turn can pass for part of one), then, when that straightens, half a
+    step either way around the best (``REFINE_TURN``, ``REFINE_UNSLANT``: a turn of 35
+    degrees is found from 30); and when it straightens, the same search again with the
+    lean taken out before the turn (``Straightening.unslant_first``), the better kept.
+    Each label's log-probability is counted no lower than ``STRAIGHTEN_FLOOR``, and the
+    best is kept only when it beats reading as drawn by ``STRAIGHTEN_GAIN``.
     """
     if len(images) < STRAIGHTEN_FROM:
         return AS_DRAWN
@@ -135,17 +145,28 @@ def fit_straightening(images: np.ndarray, labels: np.ndarray,
             scores[candidate] = float(np.maximum(log_p, STRAIGHTEN_FLOOR).mean())
         return scores[candidate]
 
-    def varied(best: Straightening, search: str, values) -> list[Straightening]:
+    def varied(best: Straightening, search: str, values, unslant_first: bool) -> list[Straightening]:
         """``best`` with its turn or its un-slant set to each of ``values``."""
-        return [Straightening(v, best.unslant) if search == "turn" else Straightening(best.turn, v) for v in values]
+        return [Straightening(v, best.unslant, unslant_first) if search == "turn"
+                else Straightening(best.turn, v, unslant_first) for v in values]
 
-    best = AS_DRAWN
-    for search in ("unslant", "turn", "unslant"):
-        best = max(varied(best, search, (0.0,) + (TURNS if search == "turn" else UNSLANTS)), key=score)
+    def searched(unslant_first: bool) -> Straightening:
+        best = AS_DRAWN
+        for search in ("unslant", "turn", "unslant"):
+            values = (0.0,) + (TURNS if search == "turn" else UNSLANTS)
+            best = max(varied(best, search, values, unslant_first), key=score)
+        for _ in range(REFINE_ROUNDS if not best.as_drawn else 0):
+            start = best
+            for search, step in (("turn", REFINE_TURN), ("unslant", REFINE_UNSLANT)):
+                here = best.turn if search == "turn" else best.unslant
+                best = max(varied(best, search, (here, here - step, here + step), unslant_first), key=score)
+            if best == start:
+                break
+        return best
+
+    best = searched(unslant_first=False)
     if not best.as_drawn:
-        for search, step in (("turn", REFINE_TURN), ("unslant", REFINE_UNSLANT)):
-            here = best.turn if search == "turn" else best.unslant
-            best = max(varied(best, search, (here, here - step, here + step)), key=score)
+        best = max((best, searched(unslant_first=True)), key=score)
     return best if score(best) >= score(AS_DRAWN) + STRAIGHTEN_GAIN else AS_DRAWN
 
 

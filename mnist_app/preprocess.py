@@ -93,13 +93,13 @@ def to_mnist_28(ink: np.ndarray, box: int = MNIST_BOX) -> np.ndarray:
     return fit_to_mnist(ink, box)[0]
 
 
-def straightened(images: np.ndarray, turn: float, unslant: float) -> np.ndarray:
+def straightened(images: np.ndarray, turn: float, unslant: float, unslant_first: bool = False) -> np.ndarray:
     """Model inputs turned and un-slanted, then fitted MNIST-style again.
 
     images: float32 (n, 28, 28) in [0, 1], MNIST-style inputs.
     turn: degrees, counter-clockwise as seen (undoes writing turned clockwise);
-    unslant: x shift per unit of height taken out (positive undoes a lean to the right).
-    Each digit is drawn at twice its size about its centre (so nothing is clipped and
+    unslant: x shift per unit of height taken out (positive undoes a lean to the right);
+    unslant_first: the shear before the turn (otherwise after it). Each digit is drawn at twice its size about its centre (so nothing is clipped and
     thin strokes survive the resampling), turned, sheared, and cropped, scaled and
     centred by ``fit_to_mnist`` as every input is. Returns float32 (n, 28, 28).
     """
@@ -110,7 +110,8 @@ def straightened(images: np.ndarray, turn: float, unslant: float) -> np.ndarray:
     turned = np.vstack([cv2.getRotationMatrix2D((0, 0), turn, 1.0), [0, 0, 1]])
     sheared = np.array([[1, unslant, 0], [0, 1, 0], [0, 0, 1]])
     to_centre = np.array([[1, 0, centre], [0, 1, centre], [0, 0, 1]])
-    matrix = (to_centre @ sheared @ turned @ from_middle)[:2].astype(np.float32)
+    straightening = turned @ sheared if unslant_first else sheared @ turned
+    matrix = (to_centre @ straightening @ from_middle)[:2].astype(np.float32)
     out = np.empty_like(images)
     for i, image in enumerate(images):
         out[i] = fit_to_mnist(cv2.warpAffine(image, matrix, (side, side), flags=cv2.INTER_LINEAR))[0]

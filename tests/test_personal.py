@@ -14,8 +14,8 @@ from mnist_app.feedback import FeedbackStore
 from mnist_app.inference import Recognizer
 from mnist_app.network import MODEL_PATH
 from mnist_app.data import load_mnist
-from mnist_app.personal import AS_DRAWN, STRAIGHTEN_FROM, ExampleCache, Examples
-from mnist_app.preprocess import DigitCrop, Placement
+from mnist_app.personal import AS_DRAWN, STRAIGHTEN_FROM, ExampleCache, Examples, Straightening
+from mnist_app.preprocess import DigitCrop, Placement, straightened
 from tests.drawing import leaning
 from mnist_app.writers import make_writers, measure
 
@@ -160,6 +160,22 @@ def test_upright_digits_are_read_as_drawn_and_a_leaning_hand_is_straightened(rec
     assert straightening.describe().startswith("leaning right")
     # Too few examples to tell a hand's lean from a few odd digits: read as drawn.
     assert recognizer.fit_straightening(leaning_right[:STRAIGHTEN_FROM - 1], labels[:STRAIGHTEN_FROM - 1]) == AS_DRAWN
+
+
+def test_writing_turned_then_slanted_has_its_lean_taken_out_first(recognizer):
+    """Digits turned 30 degrees and then leaning right 0.6: taking the lean out after
+    the turn cannot undo that (it leaves them stretched along a diagonal)."""
+    _, (x_test, y_test) = load_mnist()
+    written = straightened(x_test[:300].astype(np.float32) / 255, 30.0, -0.6)  # turned, then sheared
+    fit = recognizer.fit_straightening(written[:50], y_test[:50])
+    assert fit.unslant_first and fit.turn < 0 and fit.unslant > 0, fit
+
+    def accuracy(straightening):
+        return float((recognizer.predict(straightening.apply(written[50:])).argmax(1) == y_test[50:300]).mean())
+
+    other_order = Straightening(fit.turn, fit.unslant, unslant_first=False)
+    assert accuracy(fit) >= accuracy(AS_DRAWN) + 0.04, (accuracy(fit), accuracy(AS_DRAWN))
+    assert accuracy(fit) >= accuracy(other_order) + 0.03, (accuracy(fit), accuracy(other_order))
 
 
 def test_a_writer_turned_as_a_whole_is_read_straightened_with_their_examples(tmp_path, recognizer, writer):
