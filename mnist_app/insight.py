@@ -74,7 +74,7 @@ def model_card(report: dict) -> list[tuple[str, str]]:
         lines.append(("Training digits", f"{training['train_size']:,}"
                       + (" (quick smoke run)" if training.get("quick") else "")))
     if "accuracy" in test:
-        lines.append(("Test accuracy, the network alone (upright)", f"{test['accuracy']:.2%} on {test.get('n', 0):,} MNIST test digits "
+        lines.append(("Test accuracy, the network alone", f"{test['accuracy']:.2%} on {test.get('n', 0):,} MNIST test digits "
                                        f"({test.get('errors', 0):,} errors)"))
     if "validation_accuracy" in report:
         lines.append(("Validation accuracy", f"{report['validation_accuracy']:.2%}"))

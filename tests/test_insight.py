@@ -101,7 +101,7 @@ def test_model_card_reads_the_report():
     report = {**REPORT, "training": {**REPORT["training"], "epochs_max": [20, 40, 40]}}
     assert dict(model_card(report))["Epochs"] == "24, 30, 27 (of at most 20, 40, 40)"
     assert card["Training time"] == "1 h 32 min"
-    assert card["Test accuracy, the network alone (upright)"] == "99.71% on 10,000 MNIST test digits (29 errors)"
+    assert card["Test accuracy, the network alone"] == "99.71% on 10,000 MNIST test digits (29 errors)"
     assert "Your digits" not in card
     calibrated = dict(model_card({**REPORT, "calibration": {
         "min_top_logit": 5.804, "percentile_of_validation_digits": 0.5, "max_feature_distance": 1440.2}}))
