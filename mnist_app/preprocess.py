@@ -99,9 +99,10 @@ def straightened(images: np.ndarray, turn: float, unslant: float, unslant_first:
     images: float32 (n, 28, 28) in [0, 1], MNIST-style inputs.
     turn: degrees, counter-clockwise as seen (undoes writing turned clockwise);
     unslant: x shift per unit of height taken out (positive undoes a lean to the right);
-    unslant_first: the shear before the turn (otherwise after it). Each digit is drawn at twice its size about its centre (so nothing is clipped and
-    thin strokes survive the resampling), turned, sheared, and cropped, scaled and
-    centred by ``fit_to_mnist`` as every input is. Returns float32 (n, 28, 28).
+    unslant_first: the shear before the turn (otherwise after it). Each digit is drawn
+    at twice its size about its centre (so nothing is clipped and thin strokes survive
+    the resampling), turned and sheared, then cropped, scaled and centred by
+    ``fit_to_mnist`` as every input is. Returns float32 (n, 28, 28).
     """
     images = np.asarray(images, np.float32).reshape(-1, MNIST_SIZE, MNIST_SIZE)
     side = 4 * MNIST_SIZE  # room for a digit at twice its size, turned and sheared by a whole height
