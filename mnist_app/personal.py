@@ -127,8 +127,9 @@ def fit_straightening(images: np.ndarray, labels: np.ndarray,
     examples are used; with fewer than ``STRAIGHTEN_FROM``, none. Un-slants and turns
     are searched one after the other (un-slant, turn, un-slant again: a lean is the
     commoner, and a turn can pass for part of one), then, when that straightens, half a
-    step either way around the best (``REFINE_TURN``, ``REFINE_UNSLANT``: a turn of 35
-    degrees is found from 30); and when it straightens, the same search again with the
+    step either way around the best (``REFINE_TURN``, ``REFINE_UNSLANT``), again from
+    there while that moves it, at most ``REFINE_ROUNDS`` times (a turn of 40 degrees is
+    found from 30); and when it straightens, the same search again with the
     lean taken out before the turn (``Straightening.unslant_first``), the better kept.
     Each label's log-probability is counted no lower than ``STRAIGHTEN_FLOOR``, and the
     best is kept only when it beats reading as drawn by ``STRAIGHTEN_GAIN``.
