@@ -193,8 +193,8 @@ def ink_from_picture(rgba: np.ndarray) -> np.ndarray:
     uint8 (H, W, 4) RGBA (or (H, W, 3) RGB, or (H, W) grey). With a meaningful
     transparent area (a transparent canvas) ink is the opacity. Otherwise the
     background is the median grey and ink is the distance from it, so light strokes
-    on a dark canvas and dark ink on light paper both work, scaled so the darkest
-    stroke pixel reaches 1.
+    on a dark canvas and dark ink on light paper both work, scaled so the stroke pixel
+    farthest from the background reaches 1.
     """
     image = np.asarray(rgba, dtype=np.uint8)
     if image.ndim == 3 and image.shape[-1] == 4:
@@ -208,14 +208,14 @@ def ink_from_picture(rgba: np.ndarray) -> np.ndarray:
     histogram = cv2.calcHist([np.ascontiguousarray(image)], [0], None, [256], [0, 256]).ravel().astype(np.int64)
     background = int(np.searchsorted(np.cumsum(histogram), image.size / 2))
     distance = cv2.absdiff(image, np.full_like(image, background))
-    darkest = int(distance.max())
-    if darkest <= 25:  # a flat image: no ink
+    strongest = int(distance.max())
+    if strongest <= 25:  # a flat image: no ink
         return np.zeros(image.shape, np.float32)
-    # Scaled, not clipped: the darkest stroke pixel reaches 1 and the strokes keep their
+    # Scaled, not clipped: the strongest stroke pixel reaches 1 and the strokes keep their
     # grey profile, as MNIST's anti-aliased strokes have one. (Stretching the 95th
     # percentile to 1 flattened stroke cores into plateaus, which read fatter: 3 more
     # USPS scans misread.)
-    return distance.astype(np.float32) / darkest
+    return distance.astype(np.float32) / strongest
 
 
 @dataclass
