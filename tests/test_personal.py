@@ -196,7 +196,8 @@ def test_a_writer_turned_as_a_whole_is_read_straightened_with_their_examples(tmp
     truth = writer.labels[others]
     accuracy = np.mean([d.digit for d in reading.digits] == truth)
     # Measured: 96.90% straightened (turn -20 fitted for a writer turned -25) against 95.99%
-    # as drawn, 5 of 548 digits more (with the feature statistics before the stroke-width
-    # change the fit was -25: 97.26%).
+    # as drawn, 5 of 548 digits more. The fit's score is flat from -20 to -25 (the examples'
+    # mean log-probability -0.0966 at both), so a small change to the pipeline picks either:
+    # before the stroke-width change it was -25, read 97.26%.
     assert accuracy >= np.mean([d.digit for d in unstraightened.digits] == truth) + 0.005
     assert accuracy >= np.mean(writer.probabilities[others].argmax(1) == truth) + 0.03
