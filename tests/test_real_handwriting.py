@@ -114,7 +114,7 @@ def scan(ink: np.ndarray, margin: int, rng) -> np.ndarray:
 
 
 # Measured (one digit found / read right / plain baseline right, of 150 each):
-# 100 / 99.3 / 98.7%; 97.3 / 97.3 / 98.7%; 98.7 / 98.0 / 99.3%; 98.7 / 98.0 / 97.3%.
+# 100 / 99.3 / 98.7%; 97.3 / 97.3 / 98.7%; 98.7 / 98.0 / 99.3%; 98.7 / 97.3 / 97.3%.
 # A digit touching three or four edges with long flat contacts looks like the table
 # around a sheet and is still dropped: most of the touching case's misses.
 @pytest.mark.parametrize("side, margin, stroke_share, whole_floor, below_plain", [
