@@ -3,12 +3,12 @@
 Two sets ship in ``assets/handwriting`` (credits in its README):
 
 - **pen digits** (UCI "Pen-Based Recognition of Handwritten Digits", 30 writers on a
-  tablet): each digit is the pen's whole path, strokes joined in writing order, as 8
-  points with each axis scaled to 0..100. ``render_pen_digit`` draws it the way the
-  app's canvas would: one smooth stroke (Catmull-Rom through the 8 points), white on
-  black, at a random size, aspect, slant, pen width and position. Training may use
-  them; a seeded fifth is held out (``pen_split``) for measuring, a tenth for
-  fitting the confidence.
+  tablet): each digit is the pen's whole path, strokes joined in writing order (the
+  moves between strokes included, as if drawn), as 8 points with each axis scaled to
+  0..100. ``render_pen_digit`` draws it the way the app's canvas would: one smooth
+  stroke (Catmull-Rom through the 8 points), white on black, at a random size,
+  aspect, slant, pen width and position. Training may use them; a seeded fifth is
+  held out (``pen_split``) for measuring, a tenth for fitting the confidence.
 - **USPS scans** (J. J. Hull 1994, digits from US mail, 16x16 grey): ``usps_as_scan``
   presents one as a scanner delivers it, enlarged, dark ink on light paper with a
   margin. For measuring and tuning only, never for training.
