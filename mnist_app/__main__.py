@@ -57,9 +57,9 @@ def predict(args) -> int:
     """Read every image through the app's own path; all crops in one batched call."""
     from mnist_app.inference import Recognizer
 
-    crops_per_image = [_read_file(path) for path in args.images]
-    all_crops = [c for crops in crops_per_image if not isinstance(crops, str) for c in crops]
     recognizer = Recognizer.from_file(args.model, BATCH_THREADS)
+    crops_per_image = [_read_file(path, recognizer) for path in args.images]
+    all_crops = [c for crops in crops_per_image if not isinstance(crops, str) for c in crops]
     examples = None
     if args.profile is not None:
         examples = _profile_examples(recognizer, args.profile)
@@ -140,13 +140,14 @@ def adaptation(args) -> int:
     return 0
 
 
-def _read_file(path: Path):
-    """The crops of one image file, or the reason it cannot be read (a string)."""
+def _read_file(path: Path, recognizer):
+    """The crops of one image file as ``recognizer`` segments them, or the reason it
+    cannot be read (a string)."""
     from mnist_app.images import ImageError, decode_image
     from mnist_app.photo import crops_from_picture
 
     try:
-        return crops_from_picture(decode_image(Path(path).read_bytes()))
+        return crops_from_picture(decode_image(Path(path).read_bytes()), recognizer.judge)
     except (OSError, ImageError) as exc:
         message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         return f"cannot read {path}: {message}"
@@ -170,7 +171,7 @@ def teach(args) -> int:
     version = model_version(args.model)
     failures = 0
     for path in args.images:
-        crops = _read_file(path)
+        crops = _read_file(path, recognizer)
         if not isinstance(crops, str) and len(crops) != 1:
             crops = f"{path}: {'no digit found' if not crops else f'{len(crops)} digits found'}, not one"
         if isinstance(crops, str):

@@ -27,7 +27,8 @@ COLD_START_SCRIPT = """
 import time; t0 = time.perf_counter()
 import numpy as np
 from mnist_app.inference import Recognizer
-from mnist_app.preprocess import ink_from_picture, segment_digits
+from mnist_app.preprocess import ink_from_picture
+from mnist_app.segmentation import segment_digits
 r = Recognizer.from_file({model!r})
 canvas = np.zeros((280, 280, 4), np.uint8); canvas[..., 3] = 255
 canvas[60:220, 130:150, :3] = 255
@@ -121,25 +122,26 @@ def profile_costs(recognizer, crops, runs: int) -> dict:
 def run(args) -> int:
     from mnist_app.inference import Recognizer
     from mnist_app.model import load_model, prefer_latency
-    from mnist_app.preprocess import ink_from_picture, segment_digits
+    from mnist_app.preprocess import ink_from_picture
+    from mnist_app.segmentation import segment_digits
 
     prefer_latency()  # the naive baseline with TensorFlow's fastest threading for one image
     recognizer = Recognizer.from_file(args.model)  # with its calibration, as the app
     model = load_model(args.model)  # the same network in Keras, for the naive baseline
     recognizer.warm_up()
     canvas = sample_drawing()
-    crops = segment_digits(ink_from_picture(canvas))
+    crops = segment_digits(ink_from_picture(canvas), recognizer.judge)
     batch = np.stack([c.image for c in crops])
     digit = int(recognizer.predict(batch)[0].argmax())
 
     def whole_path(drawing=canvas):
-        return recognizer.read_and_explain(segment_digits(ink_from_picture(drawing)))
+        return recognizer.read_and_explain(segment_digits(ink_from_picture(drawing), recognizer.judge))
 
     unclear = sample_drawing(UNCLEAR_TEST_DIGIT)
 
     runs, few = args.runs, max(20, args.runs // 5)
     results = {
-        "preprocess_ms": median_ms(lambda: segment_digits(ink_from_picture(canvas)), runs),
+        "preprocess_ms": median_ms(lambda: segment_digits(ink_from_picture(canvas), recognizer.judge), runs),
         "predict_ms": median_ms(lambda: recognizer.predict(batch), runs),
         "saliency_gradient_ms": median_ms(lambda: recognizer.saliency(batch[0], digit), runs),
         "predict_and_saliency_ms": median_ms(lambda: recognizer.predict_and_explain(batch), runs),

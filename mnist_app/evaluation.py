@@ -28,7 +28,8 @@ from mnist_app.handwriting import (load_pen_digits, load_usps_digits, pen_split,
 from mnist_app.inference import Recognizer
 from mnist_app.metrics import confusion_matrix, per_class_metrics
 from mnist_app.photo import crops_from_picture
-from mnist_app.preprocess import DigitCrop, Placement, fit_to_mnist, ink_from_picture, segment_digits
+from mnist_app.preprocess import DigitCrop, Placement, fit_to_mnist, ink_from_picture
+from mnist_app.segmentation import Reader, segment_digits
 
 SETS = ("mnist", "pen", "scans")
 # Not a measuring set: the pen digits kept out of training to fit the confidence on.
@@ -100,16 +101,19 @@ def plain_baseline_crop(picture: np.ndarray) -> list[DigitCrop]:
     return [DigitCrop((0, 0, picture.shape[1], picture.shape[0]), image, placement)]
 
 
-def pipeline_crops(pictures: LabelledPictures,
+def pipeline_crops(pictures: LabelledPictures, read: Reader | None = None,
                    on_progress: Callable[[float], None] | None = None) -> list[list[DigitCrop]]:
-    """The app's own crops of every picture, as the page the set comes in by reads it.
-    ``on_progress`` is called with the fraction done every 256 pictures."""
+    """The app's own crops of every picture, as the page the set comes in by reads it,
+    pieces of ink weighed by ``read`` (``Recognizer.judge``; None: by their shapes
+    alone). ``on_progress`` is called with the fraction done every 256 pictures."""
     if pictures.kind == "mnist":
         return [[DigitCrop((0, 0, 28, 28), p, Placement(0, 0, 1.0, 0, 0))] for p in pictures.pictures]
-    read = (lambda p: segment_digits(ink_from_picture(p))) if pictures.kind == "drawing" else crops_from_picture
     crops = []
     for i, picture in enumerate(pictures.pictures):
-        crops.append(read(picture))
+        if pictures.kind == "drawing":
+            crops.append(segment_digits(ink_from_picture(picture), read))
+        else:
+            crops.append(crops_from_picture(picture, read))
         if on_progress is not None and (i + 1) % 256 == 0:
             on_progress((i + 1) / len(pictures.pictures))
     return crops
@@ -214,7 +218,7 @@ def evaluate_set(recognizer: Recognizer, pictures: LabelledPictures, baseline: b
                  on_progress: Callable[[float], None] | None = None) -> dict[str, SetResults]:
     """{"pipeline": ..., "baseline": ...}: the set read by the app and by the plain
     baseline (left out with ``baseline=False``)."""
-    results = {"pipeline": read_crops(recognizer, pipeline_crops(pictures, on_progress), pictures.labels)}
+    results = {"pipeline": read_crops(recognizer, pipeline_crops(pictures, recognizer.judge, on_progress), pictures.labels)}
     if baseline:
         crops = [plain_baseline_crop(p) for p in pictures.pictures]
         results["baseline"] = read_crops(recognizer, crops, pictures.labels)

@@ -166,7 +166,8 @@ def pen_training_inputs(points: np.ndarray, labels: np.ndarray, renders: int, se
     one rendering. points float32 (n, 8, 2), labels uint8 (n,) -> uint8 (m, 28, 28),
     uint8 (m,); a render the path does not read as exactly one digit is left out.
     """
-    from mnist_app.preprocess import ink_from_picture, segment_digits
+    from mnist_app.preprocess import ink_from_picture
+    from mnist_app.segmentation import segment_digits
 
     rng = np.random.default_rng(seed)
     images, kept = [], []

@@ -23,7 +23,8 @@ import numpy as np
 from mnist_app.network import NUM_CLASSES, Network, load_calibration
 from mnist_app.novelty import FeatureDensity, load_feature_density
 from mnist_app.personal import AS_DRAWN, Evidence, Examples, Straightening, blend, example_vectors, fit_straightening
-from mnist_app.preprocess import DigitCrop, ink_from_picture, segment_digits
+from mnist_app.preprocess import DigitCrop, ink_from_picture
+from mnist_app.segmentation import segment_digits
 
 SALIENCY_METHODS = ("gradient", "smoothgrad", "integrated")
 SMOOTHGRAD_SAMPLES = 25
@@ -180,6 +181,13 @@ class Recognizer:
         logits, features = self.network.read(images)
         return _softmax(logits / self.temperature), logits.max(axis=1), features
 
+    def judge(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """float32 (n, 28, 28) -> the top probability float32 (n,) and whether each
+        looks like a digit, bool (n,): what segmentation weighs pieces of ink by
+        (``segmentation.join_by_reading``)."""
+        probabilities, top_logits, features = self.classify(images)
+        return probabilities.max(axis=1), self.looks_like_digit(top_logits, features)
+
     def raw_logits(self, images: np.ndarray) -> np.ndarray:
         """float32 (n, 28, 28) -> the network's logits float32 (n, 10), before the
         temperature: what the calibration is fitted on."""
@@ -288,7 +296,7 @@ class Recognizer:
 
     def read_ink(self, ink: np.ndarray, examples: Examples | None = None) -> Reading:
         """float32 (H, W) ink in [0, 1] -> the digits read, left to right."""
-        crops = segment_digits(ink)
+        crops = segment_digits(ink, self.judge)
         if not crops:
             return Reading()
         return self.readings(crops, *self.classify(np.stack([c.image for c in crops])), examples=examples)

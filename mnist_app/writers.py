@@ -20,7 +20,8 @@ import numpy as np
 
 from mnist_app.handwriting import draw_pen_path, load_pen_digits, pen_split
 from mnist_app.personal import Examples, example_vectors
-from mnist_app.preprocess import DigitCrop, Placement, ink_from_picture, segment_digits
+from mnist_app.preprocess import DigitCrop, Placement, ink_from_picture
+from mnist_app.segmentation import segment_digits
 
 # name -> (rotation in degrees, clockwise as seen; slant: x shift per unit of height)
 STYLES = {
@@ -129,7 +130,7 @@ def make_writers(recognizer, styles: tuple[str, ...] = tuple(STYLES), shapes: tu
             for i in members:
                 drawing = render(styled_path(points[i], rotation), np.random.default_rng(int(i)),
                                  height, aspect, pen, slant)
-                crops = segment_digits(ink_from_picture(drawing))
+                crops = segment_digits(ink_from_picture(drawing), recognizer.judge)
                 images.append(crops[0].image if len(crops) == 1 else np.zeros((28, 28), np.float32))
             images = np.stack(images)
             probabilities, top_logits, features = recognizer.classify(images)

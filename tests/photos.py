@@ -41,8 +41,10 @@ class PhotoSpec:
 
 def digit_ink(digit28: np.ndarray, height: float, threshold: float = 0.4) -> np.ndarray:
     """A digit image (uint8 (h, w), ink bright: MNIST's 28x28 or a USPS 16x16) as pen ink ``height`` px tall: float32 (h, w) in
-    [0, 1], cropped to the ink, with crisp anti-aliased edges like a real stroke."""
-    image = np.asarray(digit28, np.float32) / 255
+    [0, 1], cropped to the ink, with crisp anti-aliased edges like a real stroke. The image's darkest ink
+    counts as full ink (a scan of paper written in light ink keeps its strokes)."""
+    image = np.asarray(digit28, np.float32)
+    image = image / max(1.0, float(image.max()))
     ys, xs = np.nonzero(image > 0.1)
     image = image[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
     scale = height / image.shape[0]
@@ -180,6 +182,80 @@ def random_photo(rng, images: np.ndarray, labels: np.ndarray, count: int | None 
     label = "".join(str(int(labels[i])) for row in picks for i in row)
     spec = random_spec(rng, label, rows, wander)
     return render(rng, [[images[i] for i in row] for row in picks], spec), spec
+
+
+# --- Loosely written lines ------------------------------------------------------------
+
+def compose_loose_lines(rng, lines: list[list[np.ndarray]], height: float, jitter: float, size_spread: float,
+                        align: str = "left") -> np.ndarray:
+    """Paper with ``lines`` (each a list of digit images, ink bright) written loosely:
+    float32 (h, w, 3) in [0, 255], ink black or blue.
+
+    Each digit is ``height`` times ``size_spread ** U(-0.5, 0.5)`` tall (so the largest
+    is up to ``size_spread`` times the smallest), its centre ``U(-jitter, jitter)`` of its
+    own height above or below the line's (so neighbours may sit up to twice that apart:
+    with ``jitter`` 1, one digit's bottom a whole digit above the next one's top), and
+    0.15-0.6 of ``height`` after the one before it. Lines follow each other with a
+    clear band of 0.3-0.9 ``height`` between the lowest ink of one and the highest of
+    the next, ``align``ed "left", "right" or "none" (each line shifted at random)."""
+    laid = []  # per line: [(ink, x, centre_y)] in the line's own coordinates
+    for line in lines:
+        x, placed = 0.0, []
+        for k, image in enumerate(line):
+            h = height * size_spread ** rng.uniform(-0.5, 0.5)
+            ink = digit_ink(image, h, rng.uniform(0.2, 0.4))
+            centre = rng.uniform(-jitter, jitter) * h
+            if k:
+                x += rng.uniform(0.15, 0.6) * height
+            placed.append((ink, x, centre))
+            x += ink.shape[1]
+        laid.append(placed)
+    widths = [p[-1][1] + p[-1][0].shape[1] for p in laid]
+    margin = height * rng.uniform(0.8, 1.4)
+    shifts = []
+    for w in widths:
+        if align == "right":
+            shifts.append(max(widths) - w + rng.uniform(-0.15, 0.15) * height)
+        elif align == "left":
+            shifts.append(rng.uniform(-0.15, 0.15) * height)
+        else:
+            shifts.append(rng.uniform(0, max(widths) - w + 0.5 * height))
+    top, tops = 0.0, []
+    for placed in laid:
+        highest = min(c - i.shape[0] / 2 for i, _, c in placed)
+        lowest = max(c + i.shape[0] / 2 for i, _, c in placed)
+        tops.append(top - highest)
+        top += lowest - highest + rng.uniform(0.3, 0.9) * height
+    sheet_w = int(max(w + s for w, s in zip(widths, shifts)) - min(shifts) + 2 * margin + 2)
+    sheet_h = int(top + 2 * margin)
+    paper = paper_texture(rng, sheet_h, sheet_w)
+    ink_layer = np.zeros((sheet_h, sheet_w), np.float32)
+    for placed, shift, line_top in zip(laid, shifts, tops):
+        for ink, x, centre in placed:
+            h, w = ink.shape
+            y0 = int(round(margin + line_top + centre - h / 2))
+            x0 = int(round(margin + shift - min(shifts) + x))
+            region = ink_layer[y0 : y0 + h, x0 : x0 + w]
+            np.maximum(region, ink[: region.shape[0], : region.shape[1]], out=region)
+    colour = np.float32(INKS[str(rng.choice(["black", "blue"], p=[0.7, 0.3]))]) + np.float32(rng.uniform(-10, 10, 3))
+    alpha = (ink_layer * rng.uniform(0.85, 1.0))[..., None]
+    return paper * (1 - alpha) + colour[None, None, :] * alpha
+
+
+def loose_photo(rng, images: np.ndarray, labels: np.ndarray, counts: list[int], jitter: float = 1.0,
+                size_spread: float = 1.5, max_angle: float = 10.0, align: str = "left") -> tuple[bytes, PhotoSpec]:
+    """A phone photo of lines of ``counts[i]`` digits drawn from ``images`` (uint8 (n, h, w),
+    ink bright) with ``labels``, written loosely (``compose_loose_lines``), the sheet
+    turned by up to ``max_angle`` degrees; the JPEG bytes and what it shows (the digits
+    line by line, each left to right)."""
+    picks = [rng.choice(len(images), count, replace=True) for count in counts]
+    label = "".join(str(int(labels[i])) for line in picks for i in line)
+    height = float(rng.uniform(45, 100))
+    sheet = compose_loose_lines(rng, [[images[i] for i in line] for line in picks], height, jitter, size_spread, align)
+    spec = PhotoSpec(label, rows=len(counts), shadow=bool(rng.random() < 0.3), table=bool(rng.random() < 0.3),
+                     angle=float(rng.uniform(-max_angle, max_angle)), blur=float(rng.choice([0.0, rng.uniform(0.5, 1.5)])),
+                     quality=int(rng.integers(60, 92)))
+    return jpeg_bytes(photograph(rng, sheet, spec), spec.quality), spec
 
 
 # --- The app's sample photos ---------------------------------------------------------

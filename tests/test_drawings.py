@@ -6,7 +6,8 @@ import pytest
 
 from mnist_app.handwriting import draw_pen_path, load_pen_digits
 from mnist_app.inference import Recognizer
-from mnist_app.preprocess import ink_from_picture, segment_digits, stroke_width
+from mnist_app.preprocess import ink_from_picture, stroke_width
+from mnist_app.segmentation import segment_digits
 from tests.drawing import blank_canvas, mnist_as_stroke, paste
 
 

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from mnist_app.images import ImageError, decode_image
-from mnist_app.preprocess import ink_from_picture, segment_digits
+from mnist_app.preprocess import ink_from_picture
+from mnist_app.segmentation import segment_digits
 
 FORMATS = ["PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP", "PPM", "ICO"]
 

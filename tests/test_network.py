@@ -96,7 +96,8 @@ import sys
 import numpy as np
 from mnist_app.inference import Recognizer
 from mnist_app.network import MODEL_PATH
-from mnist_app.preprocess import ink_from_picture, segment_digits
+from mnist_app.preprocess import ink_from_picture
+from mnist_app.segmentation import segment_digits
 r = Recognizer.from_file(MODEL_PATH)
 r.warm_up()
 canvas = np.zeros((280, 280, 4), np.uint8); canvas[..., 3] = 255; canvas[60:220, 130:150, :3] = 255

@@ -24,7 +24,8 @@ from mnist_app.photo import (
     looks_like_photo,
     reading_order,
 )
-from mnist_app.preprocess import ink_from_picture, segment_digits
+from mnist_app.preprocess import ink_from_picture
+from mnist_app.segmentation import segment_digits
 from tests.conftest import ROOT
 from tests.drawing import blank_canvas, mnist_as_stroke, paste
 from tests.photos import (

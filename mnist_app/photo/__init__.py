@@ -23,7 +23,7 @@ The pipeline (``find_digits_in_photo``), on a copy downscaled to ``WORK_SIDE``:
    ``preprocess.normalise_stroke_width`` then ``preprocess.fit_to_mnist``.
 
 ``crops_from_picture`` is the one entry point for any picture: canvas-style drawings
-go to ``preprocess.segment_digits``, photos here.
+go to ``segmentation.segment_digits``, photos here.
 
 The stages live in one module each: ``pixels`` (shared helpers), ``light`` (1-2),
 ``threshold`` (3), ``lines`` (4), ``regions`` (5) and ``pipeline`` (6 and the whole).
@@ -39,7 +39,7 @@ from mnist_app.photo.pipeline import (
                                       looks_like_photo,
                                       scale_crop,
 )
-from mnist_app.photo.regions import reading_order
+from mnist_app.segmentation import reading_order
 
 __all__ = ["WORK_SIDE", "PhotoAnalysis", "analyse_picture", "annotated", "crops_from_picture",
            "find_digits_in_photo", "looks_like_photo", "reading_order", "scale_crop"]

@@ -18,7 +18,7 @@ from mnist_app.photo.light import (
 )
 from mnist_app.photo.lines import remove_ruled_lines
 from mnist_app.photo.pixels import as_rgb, downscale, odd_size, to_grey
-from mnist_app.photo.regions import Region, find_regions, reading_order
+from mnist_app.photo.regions import find_regions
 from mnist_app.photo.threshold import threshold_ink
 from mnist_app.preprocess import (
     DigitCrop,
@@ -26,9 +26,9 @@ from mnist_app.preprocess import (
     fit_to_mnist,
     ink_from_picture,
     normalise_stroke_width,
-    segment_digits,
     stroke_width,
 )
+from mnist_app.segmentation import Reader, Region, join_by_reading, reading_order, segment_digits
 
 # Longest side of the working copy: phone photos (12+ megapixels) are read at this
 # size, which keeps digits tens of pixels tall and the pipeline well under a second.
@@ -100,24 +100,25 @@ def looks_like_photo(rgba: np.ndarray) -> bool:
     return bool(flat_share < 0.5)
 
 
-def crops_from_picture(rgba: np.ndarray) -> list[DigitCrop]:
+def crops_from_picture(rgba: np.ndarray, read: Reader | None = None) -> list[DigitCrop]:
     """The digits in any picture, in reading order, ready for the model.
 
     uint8 (H, W, 4) RGBA as ``images.decode_image`` returns. Drawings go through
-    ``preprocess.segment_digits``, photos through ``find_digits_in_photo``.
+    ``segmentation.segment_digits``, photos through ``find_digits_in_photo``; with
+    ``read`` (the network), pieces that read better as one digit are joined.
     """
     if looks_like_photo(rgba):
-        return find_digits_in_photo(rgba).crops
-    return segment_digits(ink_from_picture(rgba))
+        return find_digits_in_photo(rgba, read=read).crops
+    return segment_digits(ink_from_picture(rgba), read)
 
 
-def analyse_picture(rgba: np.ndarray, work_side: int = WORK_SIDE) -> PhotoAnalysis:
+def analyse_picture(rgba: np.ndarray, work_side: int = WORK_SIDE, read: Reader | None = None) -> PhotoAnalysis:
     """``crops_from_picture`` with the intermediate images, for showing how a picture
     was read: a photo's analysis, or for a drawing its ink and regions."""
     if looks_like_photo(rgba):
-        return find_digits_in_photo(rgba, work_side)
+        return find_digits_in_photo(rgba, work_side, read)
     ink = ink_from_picture(rgba)
-    crops = segment_digits(ink)
+    crops = segment_digits(ink, read)
     small, scale = downscale(np.asarray(rgba, np.uint8), work_side)
     rgb = as_rgb(small)
     small_ink, _ = downscale(ink, work_side)
@@ -214,10 +215,12 @@ def regions_image(rgb: np.ndarray, regions: list[Region], dropped) -> np.ndarray
 
 # --- The whole pipeline -------------------------------------------------------------
 
-def find_digits_in_photo(rgba: np.ndarray, work_side: int = WORK_SIDE) -> PhotoAnalysis:
+def find_digits_in_photo(rgba: np.ndarray, work_side: int = WORK_SIDE, read: Reader | None = None) -> PhotoAnalysis:
     """Find and prepare the digits in a photo of paper.
 
-    rgba: uint8 (H, W, 4) RGBA (or (H, W, 3) RGB) as ``images.decode_image`` returns.
+    rgba: uint8 (H, W, 4) RGBA (or (H, W, 3) RGB) as ``images.decode_image`` returns;
+    read: the network, to join pieces that read better as one digit
+    (``segmentation.join_by_reading``; None: as found).
     Returns a PhotoAnalysis whose crops are in reading order, with boxes and
     placements in the photo's own pixel coordinates.
     """
@@ -235,9 +238,17 @@ def find_digits_in_photo(rgba: np.ndarray, work_side: int = WORK_SIDE) -> PhotoA
     dark, _ = remove_ruled_lines(dark, (dark > np.maximum(floor, 0.06)).astype(np.uint8), stroke_px)
     mask = threshold_ink(dark, floor, window=odd_size(max(15, 6 * stroke_px)))
     regions, dropped = find_regions(mask, stroke_px, dark)
-    order = reading_order([r.box for r in regions])
-    regions = [regions[i] for i in order]
-    crops = [scale_crop(region_to_crop(r, dark, stroke_px), 1 / scale) for r in regions]
+
+    def to_crop(region: Region) -> DigitCrop:
+        return region_to_crop(region, dark, stroke_px)
+
+    if read is not None:
+        found = join_by_reading(regions, to_crop, read, stroke_px)
+    else:
+        found = [(r, to_crop(r)) for r in regions]
+    found = [found[i] for i in reading_order([r.box for r, _ in found])]
+    regions = [r for r, _ in found]
+    crops = [scale_crop(crop, 1 / scale) for _, crop in found]
     return PhotoAnalysis(
         crops=crops,
         is_photo=True,

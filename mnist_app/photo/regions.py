@@ -1,21 +1,13 @@
-"""Photo stage 5: digit regions in the ink mask, and the order a person reads them in."""
+"""Photo stage 5: digit regions in the ink mask (the order a person reads them in, and
+which pieces are one digit, are ``segmentation``'s, shared with the canvas)."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from mnist_app.photo.pixels import odd_size
-from mnist_app.preprocess import group_digit_parts, split_touching
-
-
-@dataclass
-class Region:
-    box: tuple[int, int, int, int]  # x, y, w, h in working pixels
-    mask: np.ndarray  # uint8 (h, w) 0/1 inside box
-    doubt: str | None = None
+from mnist_app.segmentation import Region, group_digit_parts, merged, split_touching, tight
 
 
 def find_regions(mask: np.ndarray, stroke_px: float,
@@ -25,7 +17,7 @@ def find_regions(mask: np.ndarray, stroke_px: float,
     Components of the mask after a closing about one stroke wide (re-joining a
     stroke broken by a highlight or a faint patch); specks and anything huge at the
     photo's border (the sheet's edge, the table) dropped; the rest grouped like the
-    canvas's (``preprocess.group_digit_parts``: a 4's bar, a 5's hat), with small
+    canvas's (``segmentation.group_digit_parts``: a 4's bar, a 5's hat), with small
     pieces joined to the digit just beside them. The typical digit height is the
     median among the tall regions; against it, dots and dashes are dropped, straight
     lines too, regions much wider than tall split (touching digits), and odd sizes
@@ -118,7 +110,8 @@ def find_regions(mask: np.ndarray, stroke_px: float,
             # In a corner, a digit-sized piece is the table or a shadow's edge, not a digit cut
             # by the frame, unless it fills a close-up.
             dropped.append((r.box, "edge of the sheet"))
-        elif max(w, h) > 1.3 * height and _thickness(r.mask) < 2.5 * stroke_px:
+        elif max(w, h) > 1.3 * height and _thickness(r.mask) < 2.5 * stroke_px \
+                and not (h > 1.5 * w and h < 2 * height):  # a 1 written large stands upright
             dropped.append((r.box, "straight line"))
         elif near_edge(r.box) and max(w, h) > 4 * stroke_px and _thickness(r.mask) < 1.5 * stroke_px \
                 and not (close_up and digit_filling_the_picture(r.mask, r.box, mask.shape)):
@@ -296,64 +289,15 @@ def _join_small_pieces(groups: list[Region], height: float) -> list[Region]:
         if best is None:
             rest.append(piece)
         else:
-            big[big.index(best)] = _merge(best, piece)
+            big[big.index(best)] = merged(best, piece)
     return big + rest
-
-
-def _merge(a: Region, b: Region) -> Region:
-    ax, ay, aw, ah = a.box
-    bx, by, bw, bh = b.box
-    x0, y0 = min(ax, bx), min(ay, by)
-    x1, y1 = max(ax + aw, bx + bw), max(ay + ah, by + bh)
-    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    mask[ay - y0 : ay - y0 + ah, ax - x0 : ax - x0 + aw] |= a.mask
-    mask[by - y0 : by - y0 + bh, bx - x0 : bx - x0 + bw] |= b.mask
-    return Region((x0, y0, x1 - x0, y1 - y0), mask)
 
 
 def _split_wide(region: Region) -> list[Region]:
     """A region much wider than tall, cut where touching digits touch
-    (``preprocess.split_touching``, the canvas's rule)."""
+    (``segmentation.split_touching``, the canvas's rule)."""
     x, y, _, h = region.box
     spans = split_touching(region.mask)
     if len(spans) <= 1:
         return [region]
-    return [_tight(Region((x + a, y, b - a, h), region.mask[:, a:b])) for a, b in spans]
-
-
-def _tight(region: Region) -> Region:
-    """The region with its box shrunk to its ink."""
-    ys, xs = np.nonzero(region.mask)
-    if len(xs) == 0:
-        return region
-    x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
-    x, y, _, _ = region.box
-    return Region((int(x + x0), int(y + y0), int(x1 - x0), int(y1 - y0)), region.mask[y0:y1, x0:x1], region.doubt)
-
-
-def reading_order(boxes: list[tuple[int, int, int, int]]) -> list[int]:
-    """Indices of ``boxes`` (x, y, w, h) in reading order: rows top to bottom, left to
-    right within a row, as a person sees lines.
-
-    Left to right, each box continues the row whose right-most box is its neighbour:
-    the two overlap vertically, or the band between them is under a quarter of the
-    taller one's height. So a line that wanders up and down by about a digit's
-    height from one digit to the next, or a tilted line, stays one row, and a new
-    row starts only below a clear band with no ink. Among several such rows, the
-    one it overlaps most (or is nearest to) wins.
-    """
-    rows: list[list[int]] = []
-    for i in sorted(range(len(boxes)), key=lambda i: boxes[i][0] + boxes[i][2] / 2):
-        x, y, w, h = boxes[i]
-        best, best_overlap = None, -np.inf
-        for row in rows:
-            rx, ry, rw, rh = boxes[row[-1]]
-            overlap = min(y + h, ry + rh) - max(y, ry)  # negative: the band between them
-            if overlap > -0.25 * max(h, rh) and overlap > best_overlap:
-                best, best_overlap = row, overlap
-        if best is None:
-            rows.append([i])
-        else:
-            best.append(i)
-    rows.sort(key=lambda row: np.mean([boxes[i][1] + boxes[i][3] / 2 for i in row]))
-    return [i for row in rows for i in row]
+    return [tight(Region((x + a, y, b - a, h), region.mask[:, a:b])) for a, b in spans]

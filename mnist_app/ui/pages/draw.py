@@ -3,7 +3,8 @@
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from mnist_app.preprocess import INK_THRESHOLD, ink_from_picture, segment_digits
+from mnist_app.preprocess import INK_THRESHOLD, ink_from_picture
+from mnist_app.segmentation import segment_digits
 from mnist_app.ui import profile, resources, widgets
 from mnist_app.ui.feedback_controls import feedback_controls
 from mnist_app.visual import enlarge, saliency_on_drawing, saliency_on_input
@@ -41,7 +42,7 @@ with left:
 
 image = canvas.image_data if canvas is not None else None
 ink = ink_from_picture(image) if image is not None else None
-crops = segment_digits(ink) if ink is not None else []
+crops = segment_digits(ink, recognizer.judge) if ink is not None else []
 examples = profile.your_examples() if crops else None
 reading, gradients = recognizer.read_and_explain(crops, examples)
 

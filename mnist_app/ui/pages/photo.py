@@ -39,7 +39,7 @@ st.caption("Photograph digits written on paper with your phone: uneven light, a 
 @st.cache_data(max_entries=16, show_spinner=False)
 def _analyse(data: bytes):
     """Decode and analyse one file (cached by content); raises ImageError."""
-    return analyse_picture(decode_image(data))
+    return analyse_picture(decode_image(data), read=recognizer.judge)
 
 
 sources: list[tuple[str, bytes]] = []
