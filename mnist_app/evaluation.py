@@ -5,8 +5,11 @@ Three sets, each read the way its digits reach the app:
 - ``mnist``: the 10,000 MNIST test digits, already MNIST-style 28x28 inputs;
 - ``pen``: the held-out fifth of the pen digits (``handwriting.pen_split``), each drawn
   as a canvas drawing and read like the Draw page (``Recognizer.read_picture``);
-- ``scans``: the 7,291 USPS digits as scans (``handwriting.usps_as_scan``), read like
-  an upload (``photo.crops_from_picture``).
+- ``scans``: the 7,291 USPS digits as scans (``handwriting.as_scan``), read like
+  an upload (``photo.crops_from_picture``);
+- more, for the command line (``MORE_SETS``): MNIST's test digits as scans, the skahl
+  strokes (real pen lifts) drawn as the canvas draws them, the kensanata16 and CVL
+  paper forms as scans.
 
 Every set is also read by the **plain baseline**: ink = distance from the picture's
 background above a fixed threshold, its bounding box scaled to 20 px and centred by
@@ -23,18 +26,27 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mnist_app.handwriting import (load_pen_digits, load_usps_digits, pen_split, render_pen_digit,
-                                   usps_as_scan)
+from mnist_app.handwriting import (CVL_FILE, as_scan, load_cvl_digits, load_kensanata_digits, load_pen_digits,
+                                   load_skahl_strokes, load_usps_digits, pen_split, render_pen_digit,
+                                   render_strokes_digit)
 from mnist_app.inference import Recognizer
 from mnist_app.metrics import confusion_matrix, per_class_metrics
 from mnist_app.photo import crops_from_picture
 from mnist_app.preprocess import DigitCrop, Placement, fit_to_mnist, ink_from_picture
 from mnist_app.segmentation import Reader, segment_digits
 
-SETS = ("mnist", "pen", "scans")
+SETS = ("mnist", "pen", "scans")  # the training report's and the Model page's
+# More real sets the command line measures: MNIST's test digits as paper scans, strokes
+# with real pen lifts, paper forms of many countries, and the CVL forms (never shipped:
+# measured only where the workplace's copy is, ``handwriting.CVL_FILE``).
+MORE_SETS = ("mnist_scans", "skahl", "kensanata", "cvl")
 # Not a measuring set: the pen digits kept out of training to fit the confidence on.
 PEN_CALIBRATION = "pen_calibration"
-SET_TITLES = {"mnist": "MNIST test digits", "pen": "Pen digits (held out)", "scans": "USPS scans"}
+SET_TITLES = {"mnist": "MNIST test digits", "pen": "Pen digits (held out)", "scans": "USPS scans",
+              "mnist_scans": "MNIST test digits as scans", "skahl": "Strokes with pen lifts (skahl)",
+              "kensanata": "Paper forms (kensanata16)", "cvl": "Paper forms (CVL, 127 writers)"}
+SET_SOURCES = {"mnist": "paper", "pen": "canvas", "scans": "paper", "mnist_scans": "paper", "skahl": "canvas",
+               "kensanata": "paper", "cvl": "paper"}
 BASELINE_THRESHOLD = 0.25
 CALIBRATION_BINS = 15
 
@@ -71,12 +83,30 @@ def load_set(name: str, limit: int | None = None, seed: int = 0) -> LabelledPict
         part = (held_out if name == "pen" else calibration)[:limit]
         pictures = [render_pen_digit(points[i], _item_rng(seed, int(i))) for i in part]
         return LabelledPictures(name, pictures, labels[part], "drawing")
-    if name == "scans":
-        ink, labels = load_usps_digits()
+    if name in ("scans", "mnist_scans", "kensanata", "cvl"):
+        if name == "mnist_scans":
+            from mnist_app.data import load_mnist
+
+            _, (x_test, labels) = load_mnist()
+            ink = x_test.astype(np.float32) / 255
+        else:
+            ink, labels = {"scans": load_usps_digits, "kensanata": load_kensanata_digits,
+                           "cvl": lambda: load_cvl_digits()[:2]}[name]()
         ink, labels = ink[:limit], labels[:limit]
-        pictures = [usps_as_scan(ink[i], _item_rng(seed, i)) for i in range(len(labels))]
+        pictures = [as_scan(ink[i], _item_rng(seed, i)) for i in range(len(labels))]
         return LabelledPictures(name, pictures, labels, "upload")
-    raise ValueError(f"unknown set {name!r}; choose from {', '.join(SETS)}")
+    if name == "skahl":
+        strokes, labels, _ = load_skahl_strokes()
+        strokes, labels = strokes[:limit], labels[:limit]
+        pictures = [render_strokes_digit(s, _item_rng(seed, i)) for i, s in enumerate(strokes)]
+        return LabelledPictures(name, pictures, labels, "drawing")
+    raise ValueError(f"unknown set {name!r}; choose from {', '.join(SETS + MORE_SETS)}")
+
+
+def available_sets() -> tuple[str, ...]:
+    """Every measuring set this checkout can read (the CVL forms only beside the
+    workplace's shared folder)."""
+    return SETS + tuple(name for name in MORE_SETS if name != "cvl" or CVL_FILE.exists())
 
 
 def plain_ink(picture: np.ndarray) -> np.ndarray:

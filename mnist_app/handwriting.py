@@ -9,7 +9,7 @@ Two sets ship in ``assets/handwriting`` (credits in its README):
   stroke (Catmull-Rom through the 8 points), white on black, at a random size,
   aspect, slant, pen width and position. Training may use them; a seeded fifth is
   held out (``pen_split``) for measuring, a tenth for fitting the confidence.
-- **USPS scans** (J. J. Hull 1994, digits from US mail, 16x16 grey): ``usps_as_scan``
+- **USPS scans** (J. J. Hull 1994, digits from US mail, 16x16 grey): ``as_scan``
   presents one as a scanner delivers it, enlarged, dark ink on light paper with a
   margin. For measuring and tuning only, never for training.
 """
@@ -17,6 +17,8 @@ Two sets ship in ``assets/handwriting`` (credits in its README):
 from __future__ import annotations
 
 import gzip
+import json
+import os
 from pathlib import Path
 
 import cv2
@@ -27,6 +29,11 @@ from mnist_app import ASSETS_DIR
 HANDWRITING_DIR = ASSETS_DIR / "handwriting"
 PEN_FILE = HANDWRITING_DIR / "pen-train.csv.gz"
 USPS_FILE = HANDWRITING_DIR / "usps-train.gz"
+KENSANATA_FILE = HANDWRITING_DIR / "kensanata16.npz"
+SKAHL_FILE = HANDWRITING_DIR / "skahl-strokes.json.gz"
+# The CVL forms may be measured on and tuned on, never copied into the project: read
+# from the workplace's shared folder when it is there (or $MNIST_CVL_FILE).
+CVL_FILE = Path(os.environ.get("MNIST_CVL_FILE", ASSETS_DIR.parent.parent / "shared" / "handwriting" / "cvl-train.npz"))
 PEN_HELD_OUT_SHARE = 0.2
 PEN_CALIBRATION_SHARE = 0.1
 PEN_SPLIT_SEED = 2026
@@ -60,6 +67,53 @@ def load_usps_digits(path: Path | str = USPS_FILE) -> tuple[np.ndarray, np.ndarr
     rows = np.loadtxt(gzip.open(path, "rt"), dtype=np.float32)
     ink = np.clip((rows[:, 1:].reshape(-1, 16, 16) + 1) / 2, 0, 1)
     return ink, rows[:, 0].astype(np.uint8)
+
+
+def load_kensanata_digits(path: Path | str = KENSANATA_FILE) -> tuple[np.ndarray, np.ndarray]:
+    """The kensanata16 digits (paper forms by volunteers of many countries, 16x16):
+    float32 (n, 16, 16) ink in [0, 1] (0 = paper) and uint8 (n,) labels."""
+    with np.load(path) as data:
+        return 1 - data["images"].astype(np.float32) / 255, data["labels"].astype(np.uint8)
+
+
+def load_cvl_digits(path: Path | str = CVL_FILE) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The CVL forms' digits (127 writers in Vienna, 28x28, dark ink on paper of grey
+    ~247): float32 (n, 28, 28) ink in [0, 1], uint8 (n,) labels and the writers' ids
+    (n,) str. Raises FileNotFoundError where the file is not (it never ships)."""
+    with np.load(path) as data:
+        ink = np.clip((CVL_PAPER - data["images"].astype(np.float32)) / CVL_PAPER, 0, 1)
+        return ink, data["labels"].astype(np.uint8), data["writers"]
+
+
+CVL_PAPER = 247.0  # the CVL scans' paper grey
+
+
+def load_skahl_strokes(path: Path | str = SKAHL_FILE) -> tuple[list[list[np.ndarray]], np.ndarray, np.ndarray]:
+    """The skahl digits, drawn with real pen lifts: per digit its strokes (each float32
+    (k, 2) points, x right, y down, screen units), uint8 (n,) labels and writers (n,) str."""
+    with gzip.open(path, "rt") as f:
+        items = json.load(f)
+    strokes = [[np.asarray(stroke, np.float32).reshape(-1, 2) for stroke in item["strokes"]] for item in items]
+    return strokes, np.array([item["label"] for item in items], np.uint8), np.array([item["writer"] for item in items])
+
+
+def render_strokes_digit(strokes: list[np.ndarray], rng: np.random.Generator,
+                         size: tuple[int, int] = CANVAS_SIZE) -> np.ndarray:
+    """A digit's strokes, pen lifts kept, as a canvas drawing: uint8 (H, W, 4) RGBA, each
+    stroke drawn as the canvas draws it (``draw_stroke``), at the sizes and pen widths
+    ``render_pen_digit`` draws (70-280 px tall, 6-30 px pens, finer for small digits),
+    at a random place. strokes: float (k, 2) points each, any units, y down."""
+    points = np.concatenate(strokes)
+    low, extent = points.min(axis=0), np.maximum(np.ptp(points, axis=0), 1e-6)
+    digit_h = rng.uniform(70, min(280, size[1] - 20))
+    scale = min(digit_h / extent[1], (size[0] - 40) / extent[0])
+    pen = rng.uniform(6, 30) * min(1.0, extent[1] * scale / 120) ** 0.5
+    room = np.maximum(np.array(size) - extent * scale - pen - 4, 1)
+    offset = rng.uniform(0, 1, 2) * room + pen / 2 + 2
+    canvas = np.zeros(size[::-1], np.uint8)
+    for stroke in strokes:
+        np.maximum(canvas, draw_stroke((stroke - low) * scale + offset, size, pen)[..., 0], out=canvas)
+    return np.dstack([canvas, canvas, canvas, np.full_like(canvas, 255)])
 
 
 def catmull_rom(points: np.ndarray, samples_per_segment: int = 12) -> np.ndarray:
@@ -142,10 +196,11 @@ def draw_pen_path(points: np.ndarray, rng: np.random.Generator, digit_w: float, 
     return draw_stroke(xy, size, pen)
 
 
-def usps_as_scan(ink: np.ndarray, rng: np.random.Generator, side: int = 112, margin: int = 16) -> np.ndarray:
-    """A USPS digit as a scanner delivers it: uint8 (side + 2 margin, same, 3) RGB.
+def as_scan(ink: np.ndarray, rng: np.random.Generator, side: int = 112, margin: int = 16) -> np.ndarray:
+    """A digit on paper as a scanner delivers it: uint8 (side + 2 margin, same, 3) RGB.
 
-    ink: float32 (16, 16) in [0, 1]. Enlarged 16 -> ``side`` px (cubic), dark ink on
+    ink: float32 (16, 16) in [0, 1] (a USPS digit; any square size works: kensanata16's
+    16x16, MNIST's or CVL's 28x28). Enlarged to ``side`` px (cubic), dark ink on
     light paper with a ``margin`` of paper around it, the paper's grey level and a
     little sensor noise varying from scan to scan.
     """

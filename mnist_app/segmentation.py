@@ -200,7 +200,7 @@ BIAS_APART = -1.0
 BIAS_TWO_DIGITS = 1.0
 # One piece right above the other with next to no blank rows between them (a 1's flag
 # broken off its stem): lines of digits leave a clear band between them.
-BIAS_STACKED = 1.0
+BIAS_STACKED = 2.0
 STACKED_BAND = 0.15
 CUT_GAP_PX = 1.5  # pieces this close were one blob, cut apart
 
@@ -282,9 +282,10 @@ def join_by_reading(regions: list[Region], to_crop: Callable[[Region], DigitCrop
     items = [(r, to_crop(r)) for r in regions]
     if len(items) < 2:
         return items
-    # With three pieces or more, the typical digit's height is theirs; with two, each
-    # is measured against the other.
-    digit_height = float(np.median([r.box[3] for r in regions])) if len(regions) >= 3 else None
+    # With three pieces or more, the typical digit's height is theirs (the median of
+    # those at least half the tallest's); with two, each is measured against the other.
+    heights = [r.box[3] for r in regions]
+    digit_height = float(np.median([h for h in heights if h >= 0.5 * max(heights)])) if len(regions) >= 3 else None
     top, looks = read(np.stack([c.image for _, c in items]))
     log_top, looks = list(np.log(np.maximum(top, 1e-12))), list(looks)
     weighed: dict[tuple[int, int], tuple[Candidate, DigitCrop, float, bool]] = {}
@@ -320,8 +321,8 @@ def join_by_reading(regions: list[Region], to_crop: Callable[[Region], DigitCrop
 
 # --- 3. Reading order --------------------------------------------------------------
 
-STACKED_OVERLAP = 0.2  # of the narrower box's width: one box stands over the other
-LINE_BAND = 1.0  # neighbours in a line have no blank band between them taller than this times the taller
+STACKED_OVERLAP = 0.3  # of the narrower box's width: one box stands over the other
+LINE_BAND = 1.5  # neighbours in a line have no blank band between them taller than this times the taller
 NO_LINK = 1e6
 
 
@@ -336,6 +337,35 @@ def _stacked(a, b) -> bool:
     return overlap_x > STACKED_OVERLAP * min(aw, bw) and overlap_y < 0.25 * min(ah, bh)
 
 
+MAX_TILT = 20.0  # degrees a sheet may be turned for ``_level`` to take it out
+LEVEL_PAIRS = 3  # level neighbours needed to trust their angle (a loose line has few, at random angles)
+
+
+def _level(boxes: list[tuple[int, int, int, int]]) -> list[tuple[float, float, float, float]]:
+    """The boxes (x, y, w, h) with the page's tilt taken out: their centres turned back
+    by the median angle from each box to its nearest neighbour on the right that sits
+    level with it (overlapping it vertically by half the shorter's height), within
+    MAX_TILT degrees; sizes kept. With fewer than LEVEL_PAIRS such pairs, as they are."""
+    b = np.asarray(boxes, np.float64).reshape(-1, 4)
+    cx, cy = b[:, 0] + b[:, 2] / 2, b[:, 1] + b[:, 3] / 2
+    angles = []
+    for i in range(len(b)):
+        right = [j for j in range(len(b)) if cx[j] > cx[i] and
+                 min(b[i, 1] + b[i, 3], b[j, 1] + b[j, 3]) - max(b[i, 1], b[j, 1]) > 0.5 * min(b[i, 3], b[j, 3])]
+        if right:
+            j = min(right, key=lambda j: cx[j])
+            angle = np.degrees(np.arctan2(cy[j] - cy[i], cx[j] - cx[i]))
+            if abs(angle) <= MAX_TILT:
+                angles.append(angle)
+    if len(angles) < LEVEL_PAIRS:
+        return [tuple(map(float, box)) for box in b]
+    tilt = np.radians(float(np.median(angles)))
+    level_x = cx * np.cos(tilt) + cy * np.sin(tilt)
+    level_y = -cx * np.sin(tilt) + cy * np.cos(tilt)
+    return [(float(x - w / 2), float(y - h / 2), float(w), float(h))
+            for x, y, w, h in zip(level_x, level_y, b[:, 2], b[:, 3])]
+
+
 def reading_order(boxes: list[tuple[int, int, int, int]]) -> list[int]:
     """Indices of ``boxes`` (x, y, w, h) in reading order: lines top to bottom, each
     left to right, as a person reads them.
@@ -347,11 +377,13 @@ def reading_order(boxes: list[tuple[int, int, int, int]]) -> list[int]:
     distance (a minimum-cost assignment of each box's successor). So a line that
     wanders, climbs or falls stays one line whatever its digits' sizes, since none of
     its digits stands over another; a second line starts where one digit stands below
-    another, or beyond a clear band. Lines are read top to bottom by their middle.
+    another, or beyond a clear band. Lines are read top to bottom by their middle. All
+    of it once the page's tilt is taken out (``_level``).
     """
     n = len(boxes)
     if n < 2:
         return list(range(n))
+    boxes = _level(boxes)
     b = np.asarray(boxes, np.float64).reshape(n, 4)
     centre_x, centre_y = b[:, 0] + b[:, 2] / 2, b[:, 1] + b[:, 3] / 2
     order = np.lexsort((np.arange(n), centre_x))

@@ -32,6 +32,22 @@ def test_evaluate_json_matches_the_model(model, network, mnist_test):
     assert confusion[3, 5] == int(((y == 3) & (predicted == 5)).sum())
 
 
+def test_evaluate_reads_the_sets_with_pen_lifts_and_says_when_the_cvl_forms_are_not_here(tmp_path):
+    import os
+
+    result = run_cli("evaluate", "--set", "skahl", "--json", "--limit", "60")
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["set"] == "skahl" and report["source"] == "canvas" and report["n"] == 60
+    assert sum(report["not_one_digit"]) == 0 and report["accuracy"] >= 0.95
+    missing = subprocess.run([sys.executable, "-m", "mnist_app", "evaluate", "--set", "cvl"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=300,
+                             env={**os.environ, "MNIST_CVL_FILE": str(tmp_path / "absent.npz")})
+    assert missing.returncode == 2
+    assert "cvl" in missing.stderr and "never shipped" in missing.stderr
+    assert "Traceback" not in missing.stderr
+
+
 def test_evaluate_without_a_model_says_what_to_do(tmp_path):
     result = run_cli("evaluate", "--model", str(tmp_path / "absent.keras"))
     assert result.returncode == 2
