@@ -512,11 +512,17 @@ def segment_digits(ink: np.ndarray, read: Reader | None = None, normalise_width:
     def to_crop(region: Region) -> DigitCrop:
         return _ink_to_crop(ink, region, normalise_width)
 
-    if read is not None:
-        found = join_by_reading(regions, to_crop, read, width)
-    else:
-        found = [(r, to_crop(r)) for r in regions]
-    return [found[i][1] for i in reading_order([r.box for r, _ in found])]
+    return [crop for _, crop in digits_in_reading_order(regions, to_crop, read, width)]
+
+
+def digits_in_reading_order(regions: list[Region], to_crop: Callable[[Region], DigitCrop], read: Reader | None,
+                            stroke_px: float) -> list[tuple[Region, DigitCrop]]:
+    """The digits a picture's regions hold, each with its crop, in reading order: joined
+    where they read better as one (``join_by_reading``) when ``read`` is given, as they
+    are otherwise."""
+    found = join_by_reading(regions, to_crop, read, stroke_px) if read is not None else \
+        [(r, to_crop(r)) for r in regions]
+    return [found[i] for i in reading_order([r.box for r, _ in found])]
 
 
 def _ink_to_crop(ink: np.ndarray, region: Region, normalise_width: bool) -> DigitCrop:

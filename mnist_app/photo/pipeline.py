@@ -28,7 +28,7 @@ from mnist_app.preprocess import (
     normalise_stroke_width,
     stroke_width,
 )
-from mnist_app.segmentation import Reader, Region, join_by_reading, reading_order, segment_digits
+from mnist_app.segmentation import Reader, Region, digits_in_reading_order, segment_digits
 
 # Longest side of the working copy: phone photos (12+ megapixels) are read at this
 # size, which keeps digits tens of pixels tall and the pipeline well under a second.
@@ -242,11 +242,7 @@ def find_digits_in_photo(rgba: np.ndarray, work_side: int = WORK_SIDE, read: Rea
     def to_crop(region: Region) -> DigitCrop:
         return region_to_crop(region, dark, stroke_px)
 
-    if read is not None:
-        found = join_by_reading(regions, to_crop, read, stroke_px)
-    else:
-        found = [(r, to_crop(r)) for r in regions]
-    found = [found[i] for i in reading_order([r.box for r, _ in found])]
+    found = digits_in_reading_order(regions, to_crop, read, stroke_px)
     regions = [r for r, _ in found]
     crops = [scale_crop(crop, 1 / scale) for _, crop in found]
     return PhotoAnalysis(
