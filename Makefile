@@ -1,10 +1,26 @@
 # Two commands on a fresh machine:  make run  (start the app)  and  make test  (run every test).
+# `make help` lists every target.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run test screenshots bench load train evaluate clean cluster cluster-stop cluster-status load-cluster
+.PHONY: help run test screenshots bench load train evaluate figures clean cluster cluster-stop cluster-status load-cluster
+
+help:
+	@echo "make run            start the app on http://localhost:8501 (PORT=8600 for another port)"
+	@echo "make test           run every test (needs Debian's chromium, postgresql and haproxy)"
+	@echo "make screenshots    refresh the README's pictures of the pages from the browser tests"
+	@echo "make bench          speed and memory: one drawing by stage, cold start, the browser round trip"
+	@echo "make load           simulated users on one app server (CLIENTS=10 DURATION=300)"
+	@echo "make train          train the model into assets/ (about 2 h on 2 CPU cores)"
+	@echo "make evaluate       accuracy and honesty on MNIST's test digits"
+	@echo "make figures        write the README's and docs/model.md's tables from assets/report.json"
+	@echo "make cluster        PostgreSQL, REPLICAS=2 app servers and HAProxy on http://127.0.0.1:8500"
+	@echo "make cluster-status what the cluster runs"
+	@echo "make cluster-stop   stop the cluster"
+	@echo "make load-cluster   the simulated users through the running cluster's proxy"
+	@echo "make clean          remove the virtual environment and caches"
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -47,6 +63,9 @@ train: $(VENV)/.installed
 
 evaluate: $(VENV)/.installed
 	$(PY) -m mnist_app evaluate
+
+figures: $(VENV)/.installed
+	$(PY) -m mnist_app figures
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -8,6 +8,7 @@
                                                    store each image's digit as a D of that profile
     python -m mnist_app adaptation [--json]        how taught examples change a writer's readings
     python -m mnist_app bench [--json]             latency of one drawing, by stage
+    python -m mnist_app figures [--check]          README's and docs/model.md's tables from the report
 """
 
 from __future__ import annotations
@@ -195,6 +196,25 @@ def teach(args) -> int:
     return 1 if failures else 0
 
 
+def figures(args) -> int:
+    """Write (or with --check, compare) the per-set tables of README.md and docs/model.md
+    from the model's report."""
+    from mnist_app.figures import DOCUMENTS, stale_documents, write_tables
+    from mnist_app.network import REPORT_PATH
+
+    report = json.loads(REPORT_PATH.read_text())
+    if args.check:
+        stale = stale_documents(report)
+        for path in stale:
+            print(f"{path.name}: its figures differ from {REPORT_PATH.name}; run: python -m mnist_app figures",
+                  file=sys.stderr)
+        return 1 if stale else 0
+    changed = write_tables(report)
+    print(f"figures written from {REPORT_PATH.name}: " + (", ".join(p.name for p in changed) or
+                                                          f"{len(DOCUMENTS)} documents already current"))
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mnist_app", description="Handwritten-digit recognizer")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -232,6 +252,9 @@ def main(argv=None) -> int:
     p.add_argument("--runs", type=int, default=200, help="timed runs per stage (median reported)")
     p.add_argument("--model", type=Path, default=MODEL_PATH, help="model file (.keras)")
     p.set_defaults(run=lambda a: __import__("mnist_app.bench", fromlist=["run"]).run(a))
+    p = commands.add_parser("figures", help="write the per-set tables of README.md and docs/model.md from the report")
+    p.add_argument("--check", action="store_true", help="only say whether they match the report (exit 1 if not)")
+    p.set_defaults(run=figures)
     args = parser.parse_args(argv)
     try:
         return args.run(args)
