@@ -15,7 +15,7 @@ users reconnect to another (their profile is in the address, their digits in the
 database). All replicas share one cookie secret, so a browser's XSRF cookie is good on
 any of them.
 
-The same shape on real machines is in the README's "Running for many users".
+The same shape on real machines: docs/deploy.md.
 """
 
 from __future__ import annotations

@@ -4,10 +4,7 @@
 one drawing) and decides what a reading is: probabilities with the fitted temperature,
 the checks of whether an input looks like a digit, a profile's examples blended in.
 
-Every digit is read once, as drawn. (An open digit used to be read in three views,
-turned 8 degrees each way, logits averaged: with one member that won 9 MNIST test
-digits; with the two members shipped it cost 2 MNIST test digits, won 2 pen digits,
-none of the scans and one photo fewer, and doubled an open digit's time.)
+Every digit is read once, as drawn (docs/experiments.md: why not in several views).
 
 Saliency answers "which pixels pushed the model towards this digit": gradients of the
 chosen digit's *logit* (not its probability, which saturates) with respect to the

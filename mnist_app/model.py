@@ -75,9 +75,9 @@ def prefer_latency() -> None:
     the benchmark's plain ``model.predict`` baseline runs under it (the app itself runs
     the LiteRT network, one thread per call).
 
-    The ops on a single image are too small to split across cores: measured on 2 cores
-    when the app still served with TensorFlow, its predict + saliency call took ~3 ms
-    with one thread per op against ~6 ms with two. Training keeps TensorFlow's defaults.
+    The ops on a single image are too small to split across cores (one thread per op
+    was twice as fast as two for a predict + saliency call). Training keeps
+    TensorFlow's defaults.
     Must run before TensorFlow executes its first op; later it is a no-op.
     """
     import tensorflow as tf

@@ -21,7 +21,7 @@ and its examples are compared straightened too.
 
 The shared network is never retrained here. The constants were chosen on pseudo-writers
 of one style (``writers``: pen digits turned 25 degrees, and upright) and measured on
-writers of three other styles; see the README's "Learns your handwriting".
+writers of three other styles; see docs/your-handwriting.md.
 """
 
 from __future__ import annotations

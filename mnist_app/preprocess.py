@@ -212,9 +212,7 @@ def ink_from_picture(rgba: np.ndarray) -> np.ndarray:
     if strongest <= 25:  # a flat image: no ink
         return np.zeros(image.shape, np.float32)
     # Scaled, not clipped: the strongest stroke pixel reaches 1 and the strokes keep their
-    # grey profile, as MNIST's anti-aliased strokes have one. (Stretching the 95th
-    # percentile to 1 flattened stroke cores into plateaus, which read fatter: 3 more
-    # USPS scans misread.)
+    # grey profile, as MNIST's anti-aliased strokes have one (clipped cores read fatter).
     return distance.astype(np.float32) / strongest
 
 
