@@ -103,6 +103,7 @@ def test_twenty_users_through_the_proxy_survive_a_dead_replica_and_a_database_re
                f"peak memory per replica {peak_mb[0]:.0f} / {peak_mb[1]:.0f} MB; drawings {tally.drawings_right}/{tally.drawings}, answers "
                f"{tally.answers_sent} sent / {tally.answers_confirmed} confirmed, {len(tally.refusals)} refused, "
                f"{tally.reconnects} reconnects, faults at {faults}, errors {tally.errors[:5]}")
+    ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "cluster-report.txt").write_text(summary + "\n")
 
     assert {"replica_killed", "database_down", "database_up"} <= set(faults), summary

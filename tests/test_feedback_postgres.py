@@ -12,8 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from mnist_app import feedback
-from mnist_app.feedback import FeedbackStore, FeedbackStoreError, training_split
+from mnist_app.feedback import FeedbackStore, FeedbackStoreError, postgres, training_split
 from tests.test_feedback import add_answer, json_probabilities
 
 
@@ -170,7 +169,7 @@ def test_the_password_is_hidden_wherever_the_store_is_shown(postgres_server, pos
 
 
 def test_without_the_driver_the_message_says_what_to_install(monkeypatch, postgres_url):
-    monkeypatch.setattr(feedback, "psycopg", None)  # as where psycopg is not installed
+    monkeypatch.setattr(postgres, "psycopg", None)  # as where psycopg is not installed
     assert "pip install -r requirements.txt" in failure(postgres_url)
 
 
