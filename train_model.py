@@ -1,17 +1,24 @@
 """Train the digit recognizer on MNIST and save it, with its report, into assets/.
 
 The story: load the data (verified against its checksums) -> carve a validation
-split out of the 60k training digits -> add writing styles MNIST lacks and real pen
-digits by writers outside MNIST, drawn as on the canvas (parts of them held out) ->
-train CNN members with random warps and stroke widths, each selected on validation
-accuracy -> average them into one model -> evaluate once on the 10k test digits ->
-fit the confidence on held-out real digits -> measure every set as the app reads it
--> save the model, the LiteRT network the app reads with, a JSON report and a PNG of
-the training curves.
+split out of the 60k training digits -> add writing styles MNIST lacks, real pen
+digits by writers outside MNIST drawn as on the canvas, and real digits on paper (USPS
+mail, kensanata16 forms) as scans, each read through the app's own path (parts of
+each held out) -> train CNN members with random warps and stroke widths, each selected
+on validation accuracy -> average them into one model -> evaluate once on the 10k
+test digits -> fit the confidence on held-out real digits -> measure every set as the
+app reads it -> save the model, the LiteRT network the app reads with, a JSON report
+and a PNG of the training curves.
 
-    python train_model.py                 # the shipped model (two members: about 2 h 10 min on 2 CPU cores)
+    python train_model.py                 # two members from scratch (about 2 h 10 min on 2 CPU cores)
     python train_model.py --quick --out /tmp/m   # a minute-long smoke run
     python train_model.py --include-feedback     # also learn from the digits users labelled in the app
+
+The shipped model is that pair, then fine-tuned with real paper digits (docs/model.md):
+
+    python train_model.py --out /tmp/pair
+    python train_model.py --fine-tune /tmp/pair/model.keras --paper-repeat 1 --epochs 2 --lr 2e-4 \
+        --pen-renders 1 --style-fraction 0 --mnist-limit 30000   # 6 min of training on 2 CPU cores, 20 in all
 """
 
 from __future__ import annotations
@@ -29,7 +36,8 @@ import numpy as np
 from mnist_app import ASSETS_DIR
 from mnist_app.data import load_mnist, mnist_md5s
 from mnist_app.feedback import FeedbackStore, default_db_path, training_split
-from mnist_app.handwriting import PEN_ASPECT, PEN_TRAINING_SLANT, load_pen_digits, pen_split, pen_training_inputs
+from mnist_app.handwriting import (PEN_ASPECT, PEN_TRAINING_SLANT, load_kensanata_digits, load_pen_digits,
+                                   load_usps_digits, paper_training_inputs, pen_training_inputs, split_parts)
 from mnist_app.metrics import classification_report
 from mnist_app.plots import plot_training_curves
 
@@ -58,6 +66,12 @@ def parse_args(argv=None):
                    help="training renders of pen digits lean by up to this either way (x shift per unit of height)")
     p.add_argument("--pen-aspect", type=float, nargs=2, default=PEN_ASPECT, metavar=("LOW", "HIGH"),
                    help="training renders of pen digits are LOW-HIGH times as wide as tall")
+    p.add_argument("--paper-repeat", type=int, default=0,
+                   help="copies of the training parts of the USPS scans and the kensanata16 forms (0: none)")
+    p.add_argument("--mnist-limit", type=int, default=None, help="only the first N MNIST training digits")
+    p.add_argument("--fine-tune", type=Path, metavar="MODEL",
+                   help="start every member from this saved ensemble's weights and train it for --epochs at a "
+                        "constant --lr, without augmentation or early stopping")
     p.add_argument("--out", type=Path, default=ASSETS_DIR, help="output folder")
     p.add_argument("--grow", type=Path, metavar="MODEL",
                    help="keep the members of this saved ensemble (and their history, from the "
@@ -101,41 +115,46 @@ def save_network(model, model_path: Path):
                                             "runtime": "LiteRT (ai-edge-litert), builtin ops"}
 
 
-def calibrate(network, fit_digits, fit_labels, x_val_f, y_val, out: Path, pen_limit: int | None = None) -> dict:
+def calibrate(network, fit_digits, fit_labels, x_val_f, y_val, out: Path, held_out_limit: int | None = None) -> dict:
     """Fit what the app shows about its confidence on digits the network was not
     trained on, and save the feature statistics beside the model. Returns the report's
     "calibration" entry.
 
     The "looks like a digit" checks: feature statistics (``mnist_app.novelty``) fitted
-    on ``fit_digits`` uint8 (n, 28, 28) (training digits, MNIST's and pen renders), and
-    the top logit and feature distance that 99.5% of the held-out digits stay within.
-    Then the temperature and the unsure threshold (``mnist_app.calibration``). Held
-    out: the MNIST validation split x_val_f float32 (m, 28, 28), y_val, and the pen
-    digits' calibration part (its first ``pen_limit``), drawn and read as on the Draw page.
+    on ``fit_digits`` uint8 (n, 28, 28) (training digits: MNIST's, pen renders, paper
+    scans), and the top logit and feature distance that 99.5% of the held-out digits
+    stay within. Then the temperature and the unsure threshold (``mnist_app.calibration``).
+    Held out: the MNIST validation split x_val_f float32 (m, 28, 28), y_val, and the
+    calibration parts of the pen digits, the USPS scans and the kensanata16 forms
+    (``evaluation.CALIBRATION_SETS``; their first ``held_out_limit`` each), read as the
+    app reads them.
     """
     from mnist_app.calibration import MAX_WRONG_BUT_SURE, fit_temperature, fit_unsure_below, wrong_but_sure_share
-    from mnist_app.evaluation import PEN_CALIBRATION, LabelledPictures, load_set, pipeline_crops, read_crops
+    from mnist_app.evaluation import CALIBRATION_SETS, LabelledPictures, load_set, pipeline_crops, read_crops
     from mnist_app.inference import Recognizer
     from mnist_app.novelty import FEATURE_STATS_NAME, HELD_OUT_PERCENTILE, fit_feature_density
 
-    pen = load_set(PEN_CALIBRATION, limit=pen_limit)
-    pen_crops = pipeline_crops(pen)
-    one_digit = [i for i, crops in enumerate(pen_crops) if len(crops) == 1]
-    pen_images = np.stack([pen_crops[i][0].image for i in one_digit])
-    held_out = np.concatenate([x_val_f, pen_images])
-    density = fit_feature_density(network, fit_digits.astype(np.float32) / 255, fit_labels, held_out)
+    held_sets = {name: load_set(name, limit=held_out_limit) for name in CALIBRATION_SETS}
+    held_crops = {name: pipeline_crops(pictures) for name, pictures in held_sets.items()}
+    one_digit = {name: [i for i, crops in enumerate(c) if len(crops) == 1] for name, c in held_crops.items()}
+    held_images = {name: np.stack([held_crops[name][i][0].image for i in one_digit[name]]) for name in held_sets}
+    density = fit_feature_density(network, fit_digits.astype(np.float32) / 255, fit_labels,
+                                  np.concatenate([x_val_f, *held_images.values()]))
     density.save(out / FEATURE_STATS_NAME)
     plain = Recognizer(network)
-    val_logits, pen_logits = plain.raw_logits(x_val_f), plain.raw_logits(pen_images)
-    top_logits = np.concatenate([val_logits, pen_logits]).max(axis=1)
+    val_logits = plain.raw_logits(x_val_f)
+    held_logits = {name: plain.raw_logits(images) for name, images in held_images.items()}
+    top_logits = np.concatenate([val_logits, *held_logits.values()]).max(axis=1)
     min_top_logit = float(np.percentile(top_logits, 100 - HELD_OUT_PERCENTILE))
-    temperature = fit_temperature([(val_logits, y_val), (pen_logits, pen.labels[one_digit])])
+    temperature = fit_temperature([(val_logits, y_val)] + [(held_logits[name], held_sets[name].labels[one_digit[name]])
+                                                           for name in held_sets])
     # Unsure only by the checks (threshold 0), to choose the threshold on the confidence.
     calibrated = Recognizer(network, min_top_logit=min_top_logit, density=density,
                             temperature=temperature, unsure_below=0.0)
     mnist_crops = pipeline_crops(LabelledPictures("mnist_validation", list(x_val_f), y_val, "mnist"))
-    readings = {"mnist_validation": read_crops(calibrated, mnist_crops, y_val),
-                PEN_CALIBRATION: read_crops(calibrated, pen_crops, pen.labels)}
+    readings = {"mnist_validation": read_crops(calibrated, mnist_crops, y_val)}
+    for name, pictures in held_sets.items():
+        readings[name] = read_crops(calibrated, held_crops[name], pictures.labels)
     held = [(r.confidence, r.correct, ~r.sure) for r in readings.values()]
     unsure_below = fit_unsure_below(held)
     return {"min_top_logit": min_top_logit, "percentile_of_validation_digits": 100 - HELD_OUT_PERCENTILE,
@@ -152,7 +171,7 @@ def measure_real_sets(network, calibration: dict, out: Path, limit: int | None =
     """Each measuring set read through the app's own path by the network with its
     calibration, as ``python -m mnist_app evaluate --set all`` reads them once the
     report is saved (the first ``limit`` digits of each with a limit): the report's "sets"."""
-    from mnist_app.evaluation import SETS, evaluate_set, load_set
+    from mnist_app.evaluation import available_sets, evaluate_set, load_set
     from mnist_app.inference import Recognizer
     from mnist_app.novelty import FeatureDensity
 
@@ -160,7 +179,7 @@ def measure_real_sets(network, calibration: dict, out: Path, limit: int | None =
                             density=FeatureDensity.load(out / calibration["feature_stats"]),
                             temperature=calibration["temperature"], unsure_below=calibration["unsure_below"])
     sets = {}
-    for name in SETS:
+    for name in available_sets():
         results = evaluate_set(recognizer, load_set(name, limit=limit))
         sets[name] = {**results["pipeline"].summary(), "baseline": results["baseline"].summary()}
         print(f"{name}: accuracy {sets[name]['accuracy']:.4f}, unsure {sets[name]['unsure']:.3f}, "
@@ -169,17 +188,37 @@ def measure_real_sets(network, calibration: dict, out: Path, limit: int | None =
 
 
 def pen_training_renders(args, renders: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """Real pen digits by writers outside MNIST (the training part of ``pen_split``,
+    """Real pen digits by writers outside MNIST (the training part of ``split_parts``,
     its first 300 with --quick), each drawn ``renders`` times as on the canvas at random
     sizes, aspects (``--pen-aspect``), slants (``--pen-slant``) and pen widths and read
     through the Draw page's own path: uint8 (n, 28, 28), uint8 (n,), and how many pen
     digits were drawn."""
     points, labels = load_pen_digits()
-    train = pen_split(len(labels))[0]
+    train = split_parts(len(labels))[0]
     if args.quick:
         train = train[:300]
     return (*pen_training_inputs(points[train], labels[train], renders, args.seed, max_slant=args.pen_slant,
                                  aspect=tuple(args.pen_aspect)), len(train))
+
+
+def paper_training_renders(args) -> tuple[np.ndarray, np.ndarray, int]:
+    """Real digits on paper by writers outside MNIST: the training parts (``split_parts``)
+    of the USPS scans and the kensanata16 forms (their first 300 each with --quick), each
+    presented as a scan and read through the Photo page's own path, ``--paper-repeat``
+    times over: uint8 (n, 28, 28), uint8 (n,), and how many paper digits were read."""
+    if args.paper_repeat <= 0:
+        return np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.uint8), 0
+    images, labels = [], []
+    for load in (load_usps_digits, load_kensanata_digits):
+        ink, digit_labels = load()
+        train = split_parts(len(digit_labels))[0]
+        if args.quick:
+            train = train[:300]
+        x, y = paper_training_inputs(ink[train], digit_labels[train], args.seed)
+        images.append(x)
+        labels.append(y)
+    x_paper, y_paper = np.concatenate(images), np.concatenate(labels)
+    return np.tile(x_paper, (args.paper_repeat, 1, 1)), np.tile(y_paper, args.paper_repeat), len(y_paper)
 
 
 def recalibrate(args) -> dict:
@@ -190,12 +229,13 @@ def recalibrate(args) -> dict:
     (x_all, y_all), _ = load_mnist()
     (x_train, y_train), (x_val, y_val) = split_train_validation(x_all, y_all, args.val_size, args.seed)
     x_pen, y_pen, _ = pen_training_renders(args, args.pen_renders)  # as training fits them
+    x_paper, y_paper, _ = paper_training_renders(args)
     report_path = args.out / "report.json"
     report = json.loads(report_path.read_text())
     model_path = args.out / "model.keras"
     network, report["network"] = save_network(load_model(model_path), model_path)
-    report["calibration"] = calibrate(network, np.concatenate([x_train[:CALIBRATION_DIGITS], x_pen]),
-                                      np.concatenate([y_train[:CALIBRATION_DIGITS], y_pen]),
+    report["calibration"] = calibrate(network, np.concatenate([x_train[:CALIBRATION_DIGITS], x_pen, x_paper]),
+                                      np.concatenate([y_train[:CALIBRATION_DIGITS], y_pen, y_paper]),
                                       x_val.astype(np.float32) / 255, y_val, args.out)
     report["sets"] = measure_real_sets(network, report["calibration"], args.out)
     report_path.write_text(json.dumps(report, indent=1))
@@ -213,6 +253,7 @@ def main(argv=None):
 
     from mnist_app.augment import add_writing_styles, augmentation_layers
     from mnist_app.model import build_ensemble, build_member, predict_probabilities
+    from mnist_app.network import model_version
 
     keras.utils.set_random_seed(args.seed)
     started = time.time()
@@ -223,11 +264,14 @@ def main(argv=None):
     (x_train, y_train), (x_val, y_val) = split_train_validation(x_all, y_all, args.val_size, args.seed)
     if args.quick:
         x_train, y_train = x_train[:2000], y_train[:2000]
+    elif args.mnist_limit:
+        x_train, y_train = x_train[:args.mnist_limit], y_train[:args.mnist_limit]
     x_styled, y_styled = add_writing_styles(x_train, y_train, args.style_fraction, args.seed)
     x_pen, y_pen, pen_digits = pen_training_renders(args, args.pen_renders)
+    x_paper, y_paper, paper_digits = paper_training_renders(args)
     x_mnist, y_mnist = x_train, y_train
-    x_train = np.concatenate([x_train, x_styled, x_pen])
-    y_train = np.concatenate([y_train, y_styled, y_pen])
+    x_train = np.concatenate([x_train, x_styled, x_pen, x_paper])
+    y_train = np.concatenate([y_train, y_styled, y_pen, y_paper])
     if args.include_feedback:
         # Users' digits join the training split only; repeated, so a few hundred of
         # them weigh against 55k MNIST digits.
@@ -237,7 +281,7 @@ def main(argv=None):
         print(f"feedback: {len(x_users)} user digits (x{FEEDBACK_REPEAT}) added to training, "
               f"{len(x_users_held)} held out")
     print(f"train {len(x_train)} (incl. {len(x_styled)} styled 7s/1s, {len(x_pen)} renders of "
-          f"{pen_digits} pen digits), "
+          f"{pen_digits} pen digits, {len(x_paper)} scans of {paper_digits} paper digits), "
           f"validation {len(x_val)}, test {len(x_test)}")
 
     def as_input(x):  # uint8 (n, 28, 28) -> float32 (n, 28, 28, 1) in [0, 1]
@@ -261,32 +305,45 @@ def main(argv=None):
         members = [layer for layer in grown.layers if layer.name.startswith("member")]
         histories = json.loads(args.grow.with_name("report.json").read_text())["training"]["history"]
         print(f"keeping {len(members)} members of {args.grow}")
+    start_from = []
+    if args.fine_tune:
+        from mnist_app.model import load_model
+
+        start_from = [layer for layer in load_model(args.fine_tune).layers if layer.name.startswith("member")]
+        args.members = len(start_from)
+        print(f"fine-tuning the {len(start_from)} members of {args.fine_tune}")
     verbose = 1 if sys.stdout.isatty() else 2
     for m in range(len(members), args.members):
         print(f"\n=== member {m + 1}/{args.members} ===")
         keras.utils.set_random_seed(args.seed + m)  # each member reproducible on its own
         epochs, patience = args.epochs[min(m, len(args.epochs) - 1)], args.patience[min(m, len(args.patience) - 1)]
-        member = build_member(f"member{m + 1}")
         image = keras.Input((28, 28, 1))
-        trainer = keras.Model(image, member(augmentation_layers(seed=args.seed + 100 * m)(image)))
-        # Linear warm-up for one epoch, then cosine decay to 1% of the peak.
-        schedule = keras.optimizers.schedules.CosineDecay(
-            initial_learning_rate=args.lr / 10,
-            decay_steps=max(1, (epochs - 1) * steps_per_epoch),
-            alpha=0.01,
-            warmup_target=args.lr,
-            warmup_steps=steps_per_epoch,
-        )
+        if start_from:
+            # Small steps from where it is, on the inputs as the app makes them: no warps.
+            member = start_from[m]
+            trainer = keras.Model(image, member(image))
+            optimizer, callbacks = keras.optimizers.Adam(args.lr), []
+        else:
+            member = build_member(f"member{m + 1}")
+            trainer = keras.Model(image, member(augmentation_layers(seed=args.seed + 100 * m)(image)))
+            # Linear warm-up for one epoch, then cosine decay to 1% of the peak.
+            schedule = keras.optimizers.schedules.CosineDecay(
+                initial_learning_rate=args.lr / 10,
+                decay_steps=max(1, (epochs - 1) * steps_per_epoch),
+                alpha=0.01,
+                warmup_target=args.lr,
+                warmup_steps=steps_per_epoch,
+            )
+            optimizer = keras.optimizers.Adam(schedule)
+            callbacks = [keras.callbacks.EarlyStopping(
+                monitor="val_accuracy", patience=patience, restore_best_weights=True, verbose=1)]
         trainer.compile(
-            optimizer=keras.optimizers.Adam(schedule),
+            optimizer=optimizer,
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=["accuracy"],
         )
-        stop = keras.callbacks.EarlyStopping(
-            monitor="val_accuracy", patience=patience, restore_best_weights=True, verbose=1
-        )
         history = trainer.fit(train_ds, epochs=epochs, validation_data=val_data,
-                              callbacks=[stop], verbose=verbose)
+                              callbacks=callbacks, verbose=verbose)
         members.append(member)
         histories.append({k: [float(v) for v in vals] for k, vals in history.history.items()})
 
@@ -315,9 +372,9 @@ def main(argv=None):
     model.save(model_path)
     network, network_entry = save_network(model, model_path)
     # Inputs beyond these are flagged as "does not look like a digit".
-    calibration = calibrate(network, np.concatenate([x_mnist[:CALIBRATION_DIGITS], x_pen]),
-                            np.concatenate([y_mnist[:CALIBRATION_DIGITS], y_pen]), x_val_f, y_val, args.out,
-                            pen_limit=200 if args.quick else None)
+    calibration = calibrate(network, np.concatenate([x_mnist[:CALIBRATION_DIGITS], x_pen, x_paper]),
+                            np.concatenate([y_mnist[:CALIBRATION_DIGITS], y_pen, y_paper]), x_val_f, y_val, args.out,
+                            held_out_limit=200 if args.quick else None)
     full = {
         "model_file": model_path.name,
         "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -342,6 +399,12 @@ def main(argv=None):
             "peak_lr": args.lr,
             "seed": args.seed,
             "grown_from": str(args.grow) if args.grow else None,
+            "fine_tuned_from": ({"model": str(args.fine_tune), "version": model_version(args.fine_tune)}
+                                if args.fine_tune else None),
+            "command": " ".join(["python train_model.py", *(argv if argv is not None else sys.argv[1:])]),
+            "mnist_digits": int(len(x_mnist)),
+            "paper_digits": paper_digits,
+            "paper_scans": int(len(x_paper)),
             "train_size": int(len(x_train)),
             "styled_extra": int(len(x_styled)),
             "pen_digits": pen_digits,

@@ -1,15 +1,20 @@
 """How well the app reads each measuring set, and how honest its confidence is.
 
-Three sets, each read the way its digits reach the app:
+The sets of the training report and the Model page (``SETS``), each read the way its
+digits reach the app:
 
 - ``mnist``: the 10,000 MNIST test digits, already MNIST-style 28x28 inputs;
-- ``pen``: the held-out fifth of the pen digits (``handwriting.pen_split``), each drawn
+- ``pen``: the held-out fifth of the pen digits (``handwriting.split_parts``), each drawn
   as a canvas drawing and read like the Draw page (``Recognizer.read_picture``);
-- ``scans``: the 7,291 USPS digits as scans (``handwriting.as_scan``), read like
-  an upload (``photo.crops_from_picture``);
-- more, for the command line (``MORE_SETS``): MNIST's test digits as scans, the skahl
-  strokes (real pen lifts) drawn as the canvas draws them, the kensanata16 and CVL
-  paper forms as scans.
+- ``skahl``: strokes with real pen lifts by 5 writers, drawn as the canvas draws them;
+- ``scans`` and ``kensanata``: the held-out fifths of the USPS scans and the kensanata16
+  paper forms, as scans (``handwriting.as_scan``), read like an upload
+  (``photo.crops_from_picture``);
+- more (``MORE_SETS``): MNIST's test digits as scans, and the CVL paper forms (127
+  writers, never trained on, never shipped: measured where the workplace's copy is).
+
+The parts of the pen digits, USPS and kensanata16 kept out of training to fit the
+confidence on are ``<set>_calibration`` (``CALIBRATION_SETS``): not measuring sets.
 
 Every set is also read by the **plain baseline**: ink = distance from the picture's
 background above a fixed threshold, its bounding box scaled to 20 px and centred by
@@ -27,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mnist_app.handwriting import (CVL_FILE, as_scan, load_cvl_digits, load_kensanata_digits, load_pen_digits,
-                                   load_skahl_strokes, load_usps_digits, pen_split, render_pen_digit,
+                                   load_skahl_strokes, load_usps_digits, split_parts, render_pen_digit,
                                    render_strokes_digit)
 from mnist_app.inference import Recognizer
 from mnist_app.metrics import confusion_matrix, per_class_metrics
@@ -35,16 +40,16 @@ from mnist_app.photo import crops_from_picture
 from mnist_app.preprocess import DigitCrop, Placement, fit_to_mnist, ink_from_picture
 from mnist_app.segmentation import Reader, segment_digits
 
-SETS = ("mnist", "pen", "scans")  # the training report's and the Model page's
-# More real sets the command line measures: MNIST's test digits as paper scans, strokes
-# with real pen lifts, paper forms of many countries, and the CVL forms (never shipped:
+SETS = ("mnist", "pen", "skahl", "scans", "kensanata")  # the training report's and the Model page's
+# More real sets: MNIST's test digits as paper scans, and the CVL forms (never shipped:
 # measured only where the workplace's copy is, ``handwriting.CVL_FILE``).
-MORE_SETS = ("mnist_scans", "skahl", "kensanata", "cvl")
-# Not a measuring set: the pen digits kept out of training to fit the confidence on.
+MORE_SETS = ("mnist_scans", "cvl")
+# Not measuring sets: the parts kept out of training to fit the confidence on.
+CALIBRATION_SETS = ("pen_calibration", "scans_calibration", "kensanata_calibration")
 PEN_CALIBRATION = "pen_calibration"
-SET_TITLES = {"mnist": "MNIST test digits", "pen": "Pen digits (held out)", "scans": "USPS scans",
+SET_TITLES = {"mnist": "MNIST test digits", "pen": "Pen digits (held out)", "scans": "USPS scans (held out)",
               "mnist_scans": "MNIST test digits as scans", "skahl": "Strokes with pen lifts (skahl)",
-              "kensanata": "Paper forms (kensanata16)", "cvl": "Paper forms (CVL, 127 writers)"}
+              "kensanata": "Paper forms (kensanata16, held out)", "cvl": "Paper forms (CVL, 127 writers)"}
 SET_SOURCES = {"mnist": "paper", "pen": "canvas", "scans": "paper", "mnist_scans": "paper", "skahl": "canvas",
                "kensanata": "paper", "cvl": "paper"}
 BASELINE_THRESHOLD = 0.25
@@ -69,8 +74,8 @@ class LabelledPictures:
 
 
 def load_set(name: str, limit: int | None = None, seed: int = 0) -> LabelledPictures:
-    """The set ``name`` (one of ``SETS``, or ``PEN_CALIBRATION``), its first ``limit``
-    items (all with None)."""
+    """The set ``name`` (one of ``SETS``, ``MORE_SETS`` or ``CALIBRATION_SETS``), its first
+    ``limit`` items (all with None)."""
     if name == "mnist":
         from mnist_app.data import load_mnist
 
@@ -79,28 +84,46 @@ def load_set(name: str, limit: int | None = None, seed: int = 0) -> LabelledPict
         return LabelledPictures(name, list(x.astype(np.float32) / 255), y, "mnist")
     if name in ("pen", PEN_CALIBRATION):
         points, labels = load_pen_digits()
-        _, calibration, held_out = pen_split(len(labels))
+        _, calibration, held_out = split_parts(len(labels))
         part = (held_out if name == "pen" else calibration)[:limit]
         pictures = [render_pen_digit(points[i], _item_rng(seed, int(i))) for i in part]
         return LabelledPictures(name, pictures, labels[part], "drawing")
-    if name in ("scans", "mnist_scans", "kensanata", "cvl"):
-        if name == "mnist_scans":
-            from mnist_app.data import load_mnist
-
-            _, (x_test, labels) = load_mnist()
-            ink = x_test.astype(np.float32) / 255
-        else:
-            ink, labels = {"scans": load_usps_digits, "kensanata": load_kensanata_digits,
-                           "cvl": lambda: load_cvl_digits()[:2]}[name]()
-        ink, labels = ink[:limit], labels[:limit]
-        pictures = [as_scan(ink[i], _item_rng(seed, i)) for i in range(len(labels))]
-        return LabelledPictures(name, pictures, labels, "upload")
+    if name in ("mnist_scans", "cvl"):
+        return load_scans(name.removesuffix("_scans"), None, name, limit, seed)
+    if name in ("scans", "scans_calibration", "kensanata", "kensanata_calibration"):
+        source = "usps" if name.startswith("scans") else "kensanata"
+        _, calibration, held_out = split_parts(len(PAPER_LOADERS[source]()[1]))
+        part = calibration if name.endswith("_calibration") else held_out
+        return load_scans(source, part, name, limit, seed)
     if name == "skahl":
         strokes, labels, _ = load_skahl_strokes()
         strokes, labels = strokes[:limit], labels[:limit]
         pictures = [render_strokes_digit(s, _item_rng(seed, i)) for i, s in enumerate(strokes)]
         return LabelledPictures(name, pictures, labels, "drawing")
     raise ValueError(f"unknown set {name!r}; choose from {', '.join(SETS + MORE_SETS)}")
+
+
+def _mnist_test_ink() -> tuple[np.ndarray, np.ndarray]:
+    from mnist_app.data import load_mnist
+
+    _, (x_test, labels) = load_mnist()
+    return x_test.astype(np.float32) / 255, labels
+
+
+PAPER_LOADERS = {"usps": load_usps_digits, "kensanata": load_kensanata_digits, "mnist": _mnist_test_ink,
+                 "cvl": lambda: load_cvl_digits()[:2]}
+
+
+def load_scans(source: str, indices: np.ndarray | None, name: str | None = None, limit: int | None = None,
+               seed: int = 0) -> LabelledPictures:
+    """Digits of a paper set (``PAPER_LOADERS``: "usps", "kensanata", "mnist" (its test
+    digits) or "cvl") as scans, the ones at ``indices`` into the whole set (all with
+    None), the first ``limit`` of them. Each digit's scan is the same whichever part
+    it is read in."""
+    ink, labels = PAPER_LOADERS[source]()
+    part = (np.arange(len(labels)) if indices is None else np.asarray(indices))[:limit]
+    pictures = [as_scan(ink[i], _item_rng(seed, int(i))) for i in part]
+    return LabelledPictures(name or source, pictures, labels[part], "upload")
 
 
 def available_sets() -> tuple[str, ...]:

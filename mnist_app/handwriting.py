@@ -7,11 +7,16 @@ Two sets ship in ``assets/handwriting`` (credits in its README):
   moves between strokes included, as if drawn), as 8 points with each axis scaled to
   0..100. ``render_pen_digit`` draws it the way the app's canvas would: one smooth
   stroke (Catmull-Rom through the 8 points), white on black, at a random size,
-  aspect, slant, pen width and position. Training may use them; a seeded fifth is
-  held out (``pen_split``) for measuring, a tenth for fitting the confidence.
-- **USPS scans** (J. J. Hull 1994, digits from US mail, 16x16 grey): ``as_scan``
-  presents one as a scanner delivers it, enlarged, dark ink on light paper with a
-  margin. For measuring and tuning only, never for training.
+  aspect, slant, pen width and position.
+- **USPS scans** (J. J. Hull 1994, digits from US mail, 16x16 grey) and **kensanata16**
+  (paper forms by volunteers of many countries, 16x16 grey): ``as_scan`` presents one as
+  a scanner delivers it, enlarged, dark ink on light paper with a margin.
+- **skahl strokes** (real pen lifts, measuring only) and, where the workplace has them,
+  the **CVL forms** (measuring and tuning only, never copied).
+
+Training may use the pen digits, USPS and kensanata16, each split the same way
+(``split_parts``): a seeded fifth held out for measuring, a tenth kept out to fit the
+confidence on, the rest for training.
 """
 
 from __future__ import annotations
@@ -34,9 +39,9 @@ SKAHL_FILE = HANDWRITING_DIR / "skahl-strokes.json.gz"
 # The CVL forms may be measured on and tuned on, never copied into the project: read
 # from the workplace's shared folder when it is there (or $MNIST_CVL_FILE).
 CVL_FILE = Path(os.environ.get("MNIST_CVL_FILE", ASSETS_DIR.parent.parent / "shared" / "handwriting" / "cvl-train.npz"))
-PEN_HELD_OUT_SHARE = 0.2
-PEN_CALIBRATION_SHARE = 0.1
-PEN_SPLIT_SEED = 2026
+HELD_OUT_SHARE = 0.2
+CALIBRATION_SHARE = 0.1
+SPLIT_SEED = 2026
 
 # The app's canvas (mnist_app/ui/pages/draw.py draws on 560x320 with pen widths 4-40).
 CANVAS_SIZE = (560, 320)
@@ -51,13 +56,13 @@ def load_pen_digits(path: Path | str = PEN_FILE) -> tuple[np.ndarray, np.ndarray
     return points, rows[:, 16].astype(np.uint8)
 
 
-def pen_split(n: int, seed: int = PEN_SPLIT_SEED) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Indices (train, calibration, held_out) of ``n`` pen digits: a seeded random
-    ``PEN_HELD_OUT_SHARE`` held out for measuring, ``PEN_CALIBRATION_SHARE`` kept out
-    of training to fit the confidence on, the rest for training. The rows carry no
-    writer, so the parts share writers."""
+def split_parts(n: int, seed: int = SPLIT_SEED) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Indices (train, calibration, held_out) of a set of ``n`` digits (the pen digits,
+    USPS, kensanata16): a seeded random ``HELD_OUT_SHARE`` held out for measuring,
+    ``CALIBRATION_SHARE`` kept out of training to fit the confidence on, the rest for
+    training. These sets carry no writer ids, so the parts share writers."""
     order = np.random.default_rng(seed).permutation(n)
-    held, calibration = int(round(n * PEN_HELD_OUT_SHARE)), int(round(n * PEN_CALIBRATION_SHARE))
+    held, calibration = int(round(n * HELD_OUT_SHARE)), int(round(n * CALIBRATION_SHARE))
     return np.sort(order[held + calibration :]), np.sort(order[held : held + calibration]), np.sort(order[:held])
 
 
@@ -234,3 +239,21 @@ def pen_training_inputs(points: np.ndarray, labels: np.ndarray, renders: int, se
                 images.append(np.round(crops[0].image * 255).astype(np.uint8))
                 kept.append(label)
     return np.stack(images), np.array(kept, np.uint8)
+
+
+def paper_training_inputs(ink: np.ndarray, labels: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Training inputs from digits on paper: each presented as a scan (``as_scan``) and
+    read into 28x28 through the Photo page's own path, so the network learns what the
+    app will show it. ink float32 (n, h, w) in [0, 1], labels uint8 (n,) -> uint8 (m, 28,
+    28), uint8 (m,); a scan the path does not read as exactly one digit is left out."""
+    from mnist_app.photo import crops_from_picture
+
+    rng = np.random.default_rng(seed)
+    images, kept = [], []
+    for digit_ink, label in zip(ink, labels):
+        crops = crops_from_picture(as_scan(digit_ink, rng))
+        if len(crops) == 1:
+            images.append(np.round(crops[0].image * 255).astype(np.uint8))
+            kept.append(label)
+    return np.stack(images), np.array(kept, np.uint8)
+

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mnist_app.evaluation import SETS
 from mnist_app.network import REPORT_PATH
 
 GALLERY_PAGE_SIZE = 24
@@ -70,9 +71,18 @@ def model_card(report: dict) -> list[tuple[str, str]]:
         lines.append(("Epochs", f"{runs} (of at most {most})"))
     if "wall_time_s" in training:
         lines.append(("Training time", _duration(float(training["wall_time_s"]))))
+    if training.get("fine_tuned_from"):
+        lines.append(("Fine-tuned from", f"model {training['fine_tuned_from'].get('version', '?')} "
+                                         f"({training['fine_tuned_from'].get('model', '?')})"))
     if "train_size" in training:
+        parts = [f"{training[key]:,} {what}" for key, what in
+                 (("mnist_digits", "MNIST"), ("pen_renders", "pen renders"), ("paper_scans", "paper scans"))
+                 if training.get(key)]
         lines.append(("Training digits", f"{training['train_size']:,}"
+                      + (f" ({', '.join(parts)})" if parts else "")
                       + (" (quick smoke run)" if training.get("quick") else "")))
+    if training.get("command"):
+        lines.append(("Made by", f"`{training['command']}`"))
     if "accuracy" in test:
         lines.append(("Test accuracy, the network alone", f"{test['accuracy']:.2%} on {test.get('n', 0):,} MNIST test digits "
                                        f"({test.get('errors', 0):,} errors)"))
@@ -115,7 +125,7 @@ def set_figures(report: dict | None) -> dict[str, dict | None]:
     falls back on the older reports' ``test`` entry (accuracy and n only); None where
     the report has none."""
     sets = (report or {}).get("sets", {})
-    figures = {name: sets.get(name) for name in ("mnist", "pen", "scans")}
+    figures = {name: sets.get(name) for name in SETS}
     if figures["mnist"] is None and "accuracy" in (report or {}).get("test", {}):
         figures["mnist"] = {"accuracy": report["test"]["accuracy"], "n": report["test"]["n"]}
     return figures

@@ -1,4 +1,10 @@
-"""Measuring the live adaptation: pseudo-writers made of real pen digits.
+"""Measuring the live adaptation: real writers on paper, and pseudo-writers made of real pen digits.
+
+On paper (``cvl_writers``): the CVL forms carry their writers (127, about 110 digits
+each), so each writer is a real person: their digits as scans, read through the Photo
+page's path. Never trained on; where the workplace's copy is only.
+
+On the canvas (``make_writers``):
 
 The pen digits carry no writer, so a *writer* here is made the way one writes: for
 each digit one shape (a k-means cluster of that digit's real pen paths, by their 16
@@ -18,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mnist_app.handwriting import draw_pen_path, load_pen_digits, pen_split
+from mnist_app.handwriting import draw_pen_path, load_cvl_digits, load_pen_digits, split_parts
 from mnist_app.personal import Examples, example_vectors
 from mnist_app.preprocess import DigitCrop, Placement, ink_from_picture
 from mnist_app.segmentation import segment_digits
@@ -112,7 +118,7 @@ def make_writers(recognizer, styles: tuple[str, ...] = tuple(STYLES), shapes: tu
     """Every pseudo-writer of ``styles`` (one per shape cluster in ``shapes``, all by
     default), read through the Draw page's path by ``recognizer``."""
     points, labels = load_pen_digits()
-    _, calibration, held_out = pen_split(len(labels))
+    _, calibration, held_out = split_parts(len(labels))
     pool = np.concatenate([calibration, held_out])
     rng = np.random.default_rng(seed)
     cluster = np.full(len(labels), -1)
@@ -136,6 +142,29 @@ def make_writers(recognizer, styles: tuple[str, ...] = tuple(STYLES), shapes: tu
             probabilities, top_logits, features = recognizer.classify(images)
             writers.append(Writer(f"{style} #{shape + 1}", style, images, labels[members], probabilities,
                                   top_logits, features, example_vectors(images, features)))
+    return writers
+
+
+def cvl_writers(recognizer, min_per_digit: int = 6) -> list[Writer]:
+    """Every CVL writer with at least ``min_per_digit`` digits of each kind, their digits
+    as scans read through the Photo page's path by ``recognizer`` (a digit not cut as
+    one comes as a blank input, read wrong as the app would). FileNotFoundError where
+    the CVL file is not."""
+    from mnist_app.evaluation import load_scans, pipeline_crops
+
+    _, labels, writer_ids = load_cvl_digits()
+    scans = load_scans("cvl", None)
+    crops = pipeline_crops(scans, recognizer.judge)
+    images = np.stack([c[0].image if len(c) == 1 else np.zeros((28, 28), np.float32) for c in crops])
+    probabilities, top_logits, features = recognizer.classify(images)
+    vectors = example_vectors(images, features)
+    writers = []
+    for writer_id in sorted(set(writer_ids.tolist())):
+        mine = np.flatnonzero(writer_ids == writer_id)
+        if np.bincount(labels[mine], minlength=10).min() < min_per_digit:
+            continue
+        writers.append(Writer(f"CVL writer {writer_id}", "paper", images[mine], labels[mine], probabilities[mine],
+                              top_logits[mine], features[mine], vectors[mine]))
     return writers
 
 

@@ -46,6 +46,10 @@ def test_evaluate_reads_the_sets_with_pen_lifts_and_says_when_the_cvl_forms_are_
     assert missing.returncode == 2
     assert "cvl" in missing.stderr and "never shipped" in missing.stderr
     assert "Traceback" not in missing.stderr
+    writers = subprocess.run([sys.executable, "-m", "mnist_app", "adaptation", "--writers", "cvl"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=300,
+                             env={**os.environ, "MNIST_CVL_FILE": str(tmp_path / "absent.npz")})
+    assert writers.returncode == 2 and "never shipped" in writers.stderr and "Traceback" not in writers.stderr
 
 
 def test_evaluate_without_a_model_says_what_to_do(tmp_path):

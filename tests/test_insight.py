@@ -111,6 +111,13 @@ def test_model_card_reads_the_report():
     with_feedback = dict(model_card({**REPORT, "feedback": {"train": 40, "held_out": {"n": 10, "accuracy": 0.9}}}))
     assert with_feedback["Your digits"] == "40 of your digits added to training; accuracy on 10 held-out ones 90.00%"
     assert model_card({}) == []
+    fine_tuned = dict(model_card({**REPORT, "training": {
+        **REPORT["training"], "mnist_digits": 30000, "pen_renders": 5246, "paper_scans": 15723,
+        "fine_tuned_from": {"model": "/tmp/pair/model.keras", "version": "0123456789ab"},
+        "command": "python train_model.py --fine-tune /tmp/pair/model.keras"}}))
+    assert fine_tuned["Fine-tuned from"] == "model 0123456789ab (/tmp/pair/model.keras)"
+    assert fine_tuned["Training digits"] == "58,000 (30,000 MNIST, 5,246 pen renders, 15,723 paper scans)"
+    assert fine_tuned["Made by"] == "`python train_model.py --fine-tune /tmp/pair/model.keras`"
 
 
 def test_report_matches_only_its_own_model():

@@ -5,6 +5,7 @@ import sys
 import numpy as np
 from PIL import Image
 
+from mnist_app.evaluation import CALIBRATION_SETS, available_sets
 from mnist_app.feedback import FeedbackStore
 from tests.conftest import ROOT
 
@@ -19,7 +20,7 @@ def test_quick_training_writes_a_loadable_model_and_a_report(tmp_path, mnist, po
                          "accepted")
     store.add(x_test[20], int(y_test[20]), int(y_test[20]), np.eye(10)[y_test[20]], "v", "draw")  # not reviewed
     result = subprocess.run(
-        [sys.executable, "train_model.py", "--quick", "--out", str(tmp_path), "--seed", "7",
+        [sys.executable, "train_model.py", "--quick", "--out", str(tmp_path), "--seed", "7", "--paper-repeat", "1",
          "--include-feedback", postgres_url],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )
@@ -57,8 +58,9 @@ def test_quick_training_writes_a_loadable_model_and_a_report(tmp_path, mnist, po
     assert features.shape == (2, 128) and recognizer.looks_like_digit(top_logits, features).shape == (2,)
     assert report["training"]["seed"] == 7
     assert 0.25 <= report["calibration"]["temperature"] <= 10 and 0.5 <= report["calibration"]["unsure_below"] <= 0.99
-    assert report["calibration"]["held_out"]["pen_calibration"]["n"] == 200
-    assert set(report["sets"]) == {"mnist", "pen", "scans"}
+    assert all(report["calibration"]["held_out"][name]["n"] == 200 for name in CALIBRATION_SETS)
+    assert report["training"]["paper_digits"] >= 590  # 300 USPS and 300 kensanata16 scans, nearly all read as one
+    assert set(report["sets"]) == set(available_sets())
     assert all(report["sets"][name]["n"] == 200 and 0 <= report["sets"][name]["wrong_but_sure"] <= 1
                for name in report["sets"])
     assert len(report["training"]["history"][0]["val_accuracy"]) == report["training"]["epochs_run"][0]
@@ -75,4 +77,26 @@ def test_quick_training_writes_a_loadable_model_and_a_report(tmp_path, mnist, po
     assert np.array(held_out["confusion"]).sum(axis=1)[y_test[[4, 9, 14, 19]]].all()
     # MNIST's training digits (plus styled copies), pen renders and 16 user digits repeated.
     training = report["training"]
-    assert training["train_size"] == 2000 + training["styled_extra"] + training["pen_renders"] + 16 * feedback["repeat"]
+    assert training["train_size"] == (2000 + training["styled_extra"] + training["pen_renders"] + training["paper_scans"]
+                                      + 16 * feedback["repeat"])
+
+
+def test_fine_tuning_starts_from_the_saved_model_and_says_so(tmp_path):
+    """--fine-tune: the shipped pair, trained on a little more (one quick epoch), keeps its
+    two members and the report names where it started and the command that made it."""
+    result = subprocess.run(
+        [sys.executable, "train_model.py", "--quick", "--out", str(tmp_path), "--fine-tune", "assets/model.keras",
+         "--epochs", "1", "--lr", "1e-5", "--paper-repeat", "1"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((tmp_path / "report.json").read_text())
+    from mnist_app.network import model_version
+
+    assert report["training"]["fine_tuned_from"] == {"model": "assets/model.keras",
+                                                     "version": model_version(ROOT / "assets" / "model.keras")}
+    assert "--fine-tune assets/model.keras" in report["training"]["command"]
+    assert report["architecture"]["members"] == 2 and report["training"]["epochs_run"] == [1, 1]
+    # A small step from the shipped pair still reads MNIST as it did (200 test digits).
+    assert report["sets"]["mnist"]["accuracy"] >= 0.98
+

@@ -22,9 +22,11 @@ try:
 except ReportError as exc:
     training_report, report_problem = None, exc
 
-st.caption("Accuracy on each measuring set, from the training report: the 10,000 MNIST test digits; pen "
-           "digits by writers outside MNIST, drawn as on the canvas (a part kept out of training); digits "
-           "scanned from US mail (never trained on). Each is read the way such digits reach the app.")
+st.caption("Accuracy on each measuring set, from the training report. Paper: the 10,000 MNIST test digits; "
+           "digits scanned from US mail and paper forms from many countries (kensanata16), the fifth of each "
+           "kept out of training. Canvas: pen digits by writers outside MNIST, drawn as on the canvas (a fifth "
+           "kept out of training); strokes with real pen lifts by 5 writers (never trained on). Each is read the "
+           "way such digits reach the app.")
 overview = st.columns(len(SETS) + 1)
 for column, (name, figures) in zip(overview, set_figures(training_report).items()):
     if figures is None:
