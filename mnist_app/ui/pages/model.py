@@ -27,16 +27,18 @@ st.caption("Accuracy on each measuring set, from the training report. Paper: the
            "kept out of training. Canvas: pen digits by writers outside MNIST, drawn as on the canvas (a fifth "
            "kept out of training); strokes with real pen lifts by 5 writers (never trained on). Each is read the "
            "way such digits reach the app.")
-overview = st.columns(len(SETS) + 1)
+# Short enough for five columns; the full title is in each one's help.
+SHORT_TITLES = {"mnist": "MNIST test", "pen": "Pen, held out", "skahl": "Pen lifts (skahl)",
+                "scans": "USPS, held out", "kensanata": "Paper forms, held out"}
+overview = st.columns(len(SETS))
 for column, (name, figures) in zip(overview, set_figures(training_report).items()):
     if figures is None:
-        column.metric(SET_TITLES[name], "not measured",
-                      help="The training report has no figures for this set.")
+        column.metric(SHORT_TITLES.get(name, name), "not measured",
+                      help=f"{SET_TITLES[name]}: the training report has no figures for this set.")
         continue
-    details = f"{figures['n']:,} digits" + (f"; wrong while shown as sure: {figures['wrong_but_sure']:.1%}"
-                                            if "wrong_but_sure" in figures else "")
-    column.metric(SET_TITLES[name], f"{figures['accuracy']:.2%}", help=details)
-overview[-1].metric("Model version", version, help="First 12 hex digits of the SHA-256 of the model file")
+    details = f"{SET_TITLES[name]}: {figures['n']:,} digits" + (
+        f"; wrong while shown as sure: {figures['wrong_but_sure']:.1%}" if "wrong_but_sure" in figures else "")
+    column.metric(SHORT_TITLES.get(name, name), f"{figures['accuracy']:.2%}", help=details)
 
 name = st.segmented_control("Measured on", SETS, default="mnist", format_func=SET_TITLES.get,
                             key="measuring_set") or "mnist"
@@ -72,6 +74,7 @@ with meaning_column:
 card_column, classes_column = st.columns([1, 1], gap="large")
 with card_column:
     st.subheader("Model card")
+    st.metric("Model version", version, help="First 12 hex digits of the SHA-256 of the model file")
     if report_problem is not None:
         st.warning(f"{report_problem}")
     elif training_report is None:
