@@ -91,10 +91,10 @@ def load_set(name: str, limit: int | None = None, seed: int = 0) -> LabelledPict
     if name in ("mnist_scans", "cvl"):
         return load_scans(name.removesuffix("_scans"), None, name, limit, seed)
     if name in ("scans", "scans_calibration", "kensanata", "kensanata_calibration"):
-        source = "usps" if name.startswith("scans") else "kensanata"
-        _, calibration, held_out = split_parts(len(PAPER_LOADERS[source]()[1]))
+        ink, labels = PAPER_LOADERS["usps" if name.startswith("scans") else "kensanata"]()
+        _, calibration, held_out = split_parts(len(labels))
         part = calibration if name.endswith("_calibration") else held_out
-        return load_scans(source, part, name, limit, seed)
+        return scans_of(ink, labels, part[:limit], name, seed)
     if name == "skahl":
         strokes, labels, _ = load_skahl_strokes()
         strokes, labels = strokes[:limit], labels[:limit]
@@ -117,13 +117,19 @@ PAPER_LOADERS = {"usps": load_usps_digits, "kensanata": load_kensanata_digits, "
 def load_scans(source: str, indices: np.ndarray | None, name: str | None = None, limit: int | None = None,
                seed: int = 0) -> LabelledPictures:
     """Digits of a paper set (``PAPER_LOADERS``: "usps", "kensanata", "mnist" (its test
-    digits) or "cvl") as scans, the ones at ``indices`` into the whole set (all with
-    None), the first ``limit`` of them. Each digit's scan is the same whichever part
-    it is read in."""
+    digits) or "cvl") as scans (``scans_of``), the ones at ``indices`` into the whole set
+    (all with None), the first ``limit`` of them."""
     ink, labels = PAPER_LOADERS[source]()
     part = (np.arange(len(labels)) if indices is None else np.asarray(indices))[:limit]
+    return scans_of(ink, labels, part, name or source, seed)
+
+
+def scans_of(ink: np.ndarray, labels: np.ndarray, part: np.ndarray, name: str, seed: int = 0) -> LabelledPictures:
+    """The digits at indices ``part`` of a paper set as scans (``as_scan``). ink float32
+    (n, h, w) in [0, 1], labels uint8 (n,). Each digit's scan depends on its index alone,
+    so it is the same whichever part it is read in."""
     pictures = [as_scan(ink[i], _item_rng(seed, int(i))) for i in part]
-    return LabelledPictures(name or source, pictures, labels[part], "upload")
+    return LabelledPictures(name, pictures, labels[part], "upload")
 
 
 def available_sets() -> tuple[str, ...]:

@@ -230,15 +230,10 @@ def pen_training_inputs(points: np.ndarray, labels: np.ndarray, renders: int, se
     from mnist_app.segmentation import segment_digits
 
     rng = np.random.default_rng(seed)
-    images, kept = [], []
-    for _ in range(renders):
-        for digit_points, label in zip(points, labels):
-            crops = segment_digits(ink_from_picture(
-                render_pen_digit(digit_points, rng, slant=rng.uniform(-max_slant, max_slant), aspect=aspect)))
-            if len(crops) == 1:
-                images.append(np.round(crops[0].image * 255).astype(np.uint8))
-                kept.append(label)
-    return np.stack(images), np.array(kept, np.uint8)
+    crops = (segment_digits(ink_from_picture(
+        render_pen_digit(digit_points, rng, slant=rng.uniform(-max_slant, max_slant), aspect=aspect)))
+        for _ in range(renders) for digit_points in points)
+    return _single_digit_inputs(crops, np.tile(labels, renders))
 
 
 def paper_training_inputs(ink: np.ndarray, labels: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -249,9 +244,15 @@ def paper_training_inputs(ink: np.ndarray, labels: np.ndarray, seed: int) -> tup
     from mnist_app.photo import crops_from_picture
 
     rng = np.random.default_rng(seed)
+    return _single_digit_inputs((crops_from_picture(as_scan(digit_ink, rng)) for digit_ink in ink), labels)
+
+
+def _single_digit_inputs(crops_per_picture, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The inputs of the pictures read as exactly one digit: uint8 (m, 28, 28) and their
+    labels uint8 (m,). crops_per_picture: each picture's DigitCrops, in the order of
+    ``labels`` (n,)."""
     images, kept = [], []
-    for digit_ink, label in zip(ink, labels):
-        crops = crops_from_picture(as_scan(digit_ink, rng))
+    for crops, label in zip(crops_per_picture, labels):
         if len(crops) == 1:
             images.append(np.round(crops[0].image * 255).astype(np.uint8))
             kept.append(label)

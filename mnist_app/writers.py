@@ -150,10 +150,10 @@ def cvl_writers(recognizer, min_per_digit: int = 6) -> list[Writer]:
     as scans read through the Photo page's path by ``recognizer`` (a digit not cut as
     one comes as a blank input, read wrong as the app would). FileNotFoundError where
     the CVL file is not."""
-    from mnist_app.evaluation import load_scans, pipeline_crops
+    from mnist_app.evaluation import pipeline_crops, scans_of
 
-    _, labels, writer_ids = load_cvl_digits()
-    scans = load_scans("cvl", None)
+    ink, labels, writer_ids = load_cvl_digits()
+    scans = scans_of(ink, labels, np.arange(len(labels)), "cvl")
     crops = pipeline_crops(scans, recognizer.judge)
     images = np.stack([c[0].image if len(c) == 1 else np.zeros((28, 28), np.float32) for c in crops])
     probabilities, top_logits, features = recognizer.classify(images)
