@@ -26,9 +26,11 @@ writers of three other styles; see docs/your-handwriting.md.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
@@ -54,6 +56,13 @@ STRAIGHTEN_FROM = 10  # examples a profile needs before its writing is straighte
 STRAIGHTEN_SAMPLE = 50  # the most recent examples the straightening is fitted on
 STRAIGHTEN_GAIN = 0.03  # in mean log-probability of the examples' labels, over reading them as drawn
 STRAIGHTEN_FLOOR = -2.0  # a label's log-probability counts at least this (a wrong label cannot steer the fit)
+# Fitted again once this share of the examples it was fitted on (at most STRAIGHTEN_SAMPLE)
+# is new (at 10, 20, 40, 80 examples, then after every 50), or when examples are deleted:
+# a hand's lean is a property of the hand, a few new answers barely move a fit on 50, and
+# a fit reads ~20 candidates of up to 50 images (300-500 ms on one core).
+REFIT_SHARE = 1.0
+
+log = logging.getLogger(__name__)
 
 
 def _unit_rows(matrix: np.ndarray) -> np.ndarray:
@@ -182,6 +191,7 @@ class Examples:
     vectors: np.ndarray
     images: np.ndarray
     straightening: Straightening = AS_DRAWN
+    fitted_on: int = 0  # how many examples there were when the straightening was fitted
 
     @classmethod
     def none(cls, width: int = 0) -> Examples:
@@ -264,56 +274,144 @@ class _Entry:
 class ExampleCache:
     """Each profile's examples, in memory, brought up to date with its store before each
     reading: one cheap query when nothing changed; when answers were added or deleted,
-    the profile's straightening fitted again and the vectors of new answers computed
-    (every example's only when the straightening changed). Shared by every session of
-    an app process; thread-safe.
+    the vectors of the new ones computed (~1 ms each), and the profile's straightening
+    fitted again when due (``refit_due``; then every example's vector again if it
+    changed). Shared by every session of an app process; thread-safe, and a profile is
+    brought up to date by one thread at a time (the others wait for it instead of doing
+    it again).
+
+    ``examples(store, fit_in_background=True)`` (the app's readings) never waits for a
+    fit: a new answer counts at once, under the straightening of the last fit, while the
+    new fit runs in a background thread and is used from the reading after it lands.
+    ``refresh_soon`` brings a profile up to date in that thread right after an answer.
 
     reader: has ``example_vectors(images, straightening)`` (float32 (n, 28, 28) ->
     float32 (n, D)) and ``fit_straightening(images, labels)`` (normally the
     ``Recognizer``).
     """
 
+    LOCK_STRIPES = 16
+
     def __init__(self, reader, max_profiles: int = MAX_PROFILES):
         self.reader = reader
         self.max_profiles = max_profiles
         self._entries: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
         self._lock = threading.Lock()
+        self._profile_locks = [threading.Lock() for _ in range(self.LOCK_STRIPES)]
+        self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="examples")
+        self._fitting: set[tuple[str, str]] = set()  # profiles with a fit waiting or running in the background
 
-    def examples(self, store) -> Examples:
+    def examples(self, store, fit_in_background: bool = False) -> Examples:
         """The examples of ``store``'s profile (a ``FeedbackStore.for_profile``); raises
-        ``FeedbackStoreError`` when the store cannot be read."""
+        ``FeedbackStoreError`` when the store cannot be read. fit_in_background: a due
+        fit of the straightening is left to the background thread (see the class)."""
         if store.profile is None:
             raise ValueError("examples belong to one profile: pass store.for_profile(name)")
         key = (str(store.path), store.profile)
         revision = store.revision()
+        current = self._current(key, revision)
+        if current is not None:
+            return current
+        with self._profile_locks[hash(key) % self.LOCK_STRIPES]:
+            current = self._current(key, revision)  # brought up to date while this one waited
+            if current is not None:
+                return current
+            with self._lock:
+                entry = self._entries.get(key)
+            old = entry.examples if entry is not None else None
+            examples = self._refreshed(store, old, fit=not (fit_in_background and old is not None))
+            self._keep(key, _Entry(revision, examples))
+        if fit_in_background and refit_due(examples.fitted_on, len(examples)):
+            self._fit_soon(key, revision, examples)
+        return examples
+
+    def refresh_soon(self, store) -> None:
+        """Bring ``store``'s profile up to date in the background thread (after an
+        answer, before the visitor's next digit); a failure there is logged, and the
+        next ``examples`` call tries again and reports it."""
+        self._background.submit(self._logged, self.examples, store, True)
+
+    def wait(self, timeout_s: float | None = None) -> None:
+        """Wait until the background work asked for so far is done (a fit made due by
+        the examples just read included)."""
+        self._background.submit(lambda: None).result(timeout=timeout_s)
+
+    def _current(self, key: tuple[str, str], revision: tuple[int, int]) -> Examples | None:
         with self._lock:
             entry = self._entries.get(key)
-            if entry is not None:
-                self._entries.move_to_end(key)
-                if entry.revision == revision:
-                    return entry.examples
-            old = entry.examples if entry is not None else None
-        examples = self._refreshed(store, old)
+            if entry is None or entry.revision != revision:
+                return None
+            self._entries.move_to_end(key)
+            return entry.examples
+
+    def _keep(self, key: tuple[str, str], entry: _Entry) -> None:
         with self._lock:
-            self._entries[key] = _Entry(revision, examples)
+            self._entries[key] = entry
             self._entries.move_to_end(key)
             while len(self._entries) > self.max_profiles:
                 self._entries.popitem(last=False)
-        return examples
 
-    def _refreshed(self, store, old: Examples | None) -> Examples:
-        if old is None:
-            old = Examples.none()
+    def _fit_soon(self, key: tuple[str, str], revision: tuple[int, int], examples: Examples) -> None:
+        with self._lock:
+            if key in self._fitting:
+                return
+            self._fitting.add(key)
+        self._background.submit(self._logged, self._fit, key, revision, examples)
+
+    def _fit(self, key: tuple[str, str], revision: tuple[int, int], examples: Examples) -> None:
+        """Fit the straightening of ``examples`` (as of ``revision``) and keep the result,
+        unless newer answers came meanwhile (the next reading asks again)."""
+        try:
+            fitted = self._with_fit(examples)
+            with self._lock:
+                entry = self._entries.get(key)
+                still = entry is not None and entry.revision == revision
+            if still:
+                self._keep(key, _Entry(revision, fitted))
+        finally:
+            with self._lock:
+                self._fitting.discard(key)
+
+    @staticmethod
+    def _logged(task, *args) -> None:
+        try:
+            task(*args)
+        except Exception:  # noqa: BLE001 - a background thread has no one to raise to
+            log.exception("bringing a profile's examples up to date failed")
+
+    def _with_fit(self, examples: Examples) -> Examples:
+        """``examples`` with the straightening fitted on them now (vectors again if it moved)."""
+        inputs = examples.images.astype(np.float32) / 255
+        straightening = self.reader.fit_straightening(inputs, examples.labels)
+        vectors = (examples.vectors if straightening == examples.straightening
+                   else self.reader.example_vectors(inputs, straightening).astype(np.float32))
+        return Examples(examples.ids, examples.labels, vectors, examples.images, straightening, len(examples))
+
+    def _refreshed(self, store, old: Examples | None, fit: bool) -> Examples:
+        """``old`` brought up to date with ``store``: new answers' vectors computed, deleted
+        ones dropped, and (``fit``) the straightening fitted again when due."""
+        old = Examples.none() if old is None else old
         kept = np.isin(old.ids, store.ids()) if len(old) else np.zeros(0, bool)
         new_ids, new_images, new_labels = store.examples_after(int(old.ids.max()) if len(old) else 0)
-        ids = np.concatenate([old.ids[kept], new_ids])
-        labels = np.concatenate([old.labels[kept], new_labels])
-        images = np.concatenate([old.images[kept], new_images])
-        inputs = images.astype(np.float32) / 255
-        straightening = self.reader.fit_straightening(inputs, labels)
-        if straightening != old.straightening or not len(old):
-            vectors = self.reader.example_vectors(inputs, straightening)
-        else:
-            vectors = np.concatenate([old.vectors[kept],
-                                      self.reader.example_vectors(new_images.astype(np.float32) / 255, straightening)])
-        return Examples(ids, labels, vectors.astype(np.float32), images, straightening)
+        vectors = old.vectors[kept]
+        if len(new_ids):
+            new_vectors = self.reader.example_vectors(new_images.astype(np.float32) / 255, old.straightening)
+            vectors = np.concatenate([vectors, new_vectors]) if len(vectors) else new_vectors
+        fitted_on = old.fitted_on if kept.all() else -1  # a deletion: due at once (see refit_due)
+        examples = Examples(np.concatenate([old.ids[kept], new_ids]), np.concatenate([old.labels[kept], new_labels]),
+                            vectors.astype(np.float32), np.concatenate([old.images[kept], new_images]),
+                            old.straightening, fitted_on)
+        return self._with_fit(examples) if fit and refit_due(fitted_on, len(examples)) else examples
+
+
+def refit_due(fitted_on: int, count: int) -> bool:
+    """Whether a profile's straightening, fitted when it had ``fitted_on`` examples (-1:
+    some have been deleted since), is fitted again now that it has ``count``: after a
+    deletion; when the fit is to start (``STRAIGHTEN_FROM`` reached) or stop (fallen
+    below it); and once ``REFIT_SHARE`` of the examples it was fitted on, at least one,
+    is new."""
+    if fitted_on < 0 or (count >= STRAIGHTEN_FROM) != (fitted_on >= STRAIGHTEN_FROM):
+        return True
+    if count < STRAIGHTEN_FROM:
+        return False  # as drawn, whatever is added
+    return count - fitted_on >= max(1, int(REFIT_SHARE * min(fitted_on, STRAIGHTEN_SAMPLE)))

@@ -131,6 +131,10 @@ class Run:
 
     status: str = ""
     widget_ids: dict[str, str] = dataclasses.field(default_factory=dict)  # user key -> widget id
+    fragments: dict[str, str] = dataclasses.field(default_factory=dict)  # widget id -> its fragment's id ("": none)
+    fragments_run: set[str] = dataclasses.field(default_factory=set)  # the fragments whose elements came
+    blocks: dict[tuple, str] = dataclasses.field(default_factory=dict)  # a container's delta path -> its fragment
+    first_paths: dict[str, tuple] = dataclasses.field(default_factory=dict)  # fragment -> its first element's path
     markdown: list[str] = dataclasses.field(default_factory=list)
     warnings: list[str] = dataclasses.field(default_factory=list)
     errors: list[str] = dataclasses.field(default_factory=list)  # exceptions and error alerts
@@ -139,21 +143,17 @@ class Run:
     def text(self) -> str:
         return "\n".join(self.markdown)
 
-    def widget(self, prefix: str) -> str:
-        """The id of the only widget whose key starts with ``prefix``."""
-        found = [wid for key, wid in self.widget_ids.items() if key.startswith(prefix)]
-        if len(found) != 1:
-            raise AppError(f"expected one widget with a key starting {prefix!r}, found {len(found)}")
-        return found[0]
-
-    def add(self, element) -> None:
+    def add(self, element, fragment_id: str = "", path: tuple = ()) -> None:
         kind = element.WhichOneof("type")
         if kind is None:
             return
+        self.fragments_run.add(fragment_id)
+        self.first_paths.setdefault(fragment_id, path)
         body = getattr(element, kind)
         widget_id = getattr(body, "id", "") if "id" in body.DESCRIPTOR.fields_by_name else ""
         if widget_id.startswith("$$ID-"):
             self.widget_ids[widget_id.split("-", 2)[2]] = widget_id
+            self.fragments[widget_id] = fragment_id
         if kind == "markdown":
             self.markdown.append(body.body)
         elif kind == "alert":
@@ -172,7 +172,9 @@ class AppSession:
 
     ``state`` holds the widgets' current values, sent with every rerun as the browser
     does; widgets a run no longer shows are dropped from it, triggers (button clicks)
-    are sent once.
+    are sent once. As in the browser, a widget inside an ``st.fragment`` reruns only its
+    fragment: the run then replaces only that fragment's widgets (and those of the
+    fragments it drew), the rest of the page stays.
     """
 
     def __init__(self, base_url: str, profile: str | None = None):
@@ -186,6 +188,10 @@ class AppSession:
         self.pages: dict[str, str] = {}  # url path ("" for the default page) -> page script hash
         self.page = ""
         self.state: dict = {}  # widget id -> WidgetState
+        self.widgets: dict[str, str] = {}  # user key -> widget id, of every widget on the page now
+        self.fragment_of: dict[str, str] = {}  # widget id -> its fragment's id ("": none)
+        self.block_owner: dict[tuple, str] = {}  # a container's delta path -> the fragment that made it
+        self.parent: dict[str, str] = {}  # fragment -> the fragment it was drawn in (nested fragments)
         self.last_run = Run()
         self._ws = None
         self._reader: asyncio.Task | None = None
@@ -255,14 +261,18 @@ class AppSession:
         kind = msg.WhichOneof("type")
         if kind == "new_session":
             self.session_id = msg.new_session.initialize.session_id or self.session_id
-            self.pages = {page.url_pathname: page.page_script_hash for page in msg.new_session.app_pages} \
-                or self.pages
+            # The first run's pages; later ones come with each full run's navigation message
+            # (a fragment run's new_session names the pages differently).
+            self.pages = self.pages or {page.url_pathname: page.page_script_hash
+                                        for page in msg.new_session.app_pages}
             if self._run_done is not None:
                 self._run = Run()  # a run started after the request: collect from here
         elif kind == "navigation":
             self.pages = {page.url_pathname: page.page_script_hash for page in msg.navigation.app_pages}
         elif kind == "delta" and self._run is not None and msg.delta.WhichOneof("type") == "new_element":
-            self._run.add(msg.delta.new_element)
+            self._run.add(msg.delta.new_element, msg.delta.fragment_id, tuple(msg.metadata.delta_path))
+        elif kind == "delta" and self._run is not None and msg.delta.WhichOneof("type") == "add_block":
+            self._run.blocks[tuple(msg.metadata.delta_path)] = msg.delta.fragment_id
         elif kind == "script_finished" and self._run is not None:
             status = self._ForwardMsg.ScriptFinishedStatus.Name(msg.script_finished)
             if status != "FINISHED_EARLY_FOR_RERUN" and not self._run_done.done():
@@ -285,8 +295,11 @@ class AppSession:
         does after an interaction, and wait for the run and its images."""
         if page is not None and page != self.page:
             self.page, self.state = page, {}  # a new page starts with no widget values
+            self.widgets, self.fragment_of = {}, {}
+        fragment = next((self.fragment_of.get(c.id, "") for c in changes), "")  # the browser's choice too
         msg = self._BackMsg()
         request = msg.rerun_script
+        request.fragment_id = fragment
         for change in changes:
             if change.WhichOneof("value") != "trigger_value":
                 self.state[change.id] = change
@@ -309,11 +322,37 @@ class AppSession:
             raise AppError(f"the run ended {run.status}")
         if run.errors:
             raise AppError("; ".join(run.errors))
-        shown = set(run.widget_ids.values())
+        self._learn_nesting(run, whole_page=not fragment)
+        replaced = run.fragments_run | self._within(fragment) if fragment else None  # None: the whole page ran
+        self.widgets = {key: wid for key, wid in self.widgets.items()
+                        if replaced is not None and self.fragment_of[wid] not in replaced}
+        self.widgets.update(run.widget_ids)
+        self.fragment_of = {wid: run.fragments.get(wid) or self.fragment_of.get(wid, "")
+                            for wid in self.widgets.values()}
+        shown = set(self.widgets.values())
         self.state = {wid: value for wid, value in self.state.items() if wid in shown}
         await asyncio.gather(*(asyncio.to_thread(self._fetch, url) for url in set(run.image_urls)))
         self.last_run = run
         return run
+
+    def _learn_nesting(self, run: Run, whole_page: bool) -> None:
+        """Which fragment each fragment of ``run`` was drawn in: the innermost container
+        around its first element that another fragment made."""
+        if whole_page:
+            self.block_owner = {}
+        self.block_owner.update(run.blocks)
+        for fragment, path in run.first_paths.items():
+            owners = (self.block_owner.get(path[:k]) for k in range(len(path) - 1, 0, -1))
+            outer = next((owner for owner in owners if owner != fragment), "")
+            if fragment and outer:
+                self.parent[fragment] = outer
+
+    def _within(self, fragment: str) -> set[str]:
+        """``fragment`` and every fragment drawn inside it: what its rerun replaces."""
+        inside = {fragment}
+        while grown := {f for f, outer in self.parent.items() if outer in inside} - inside:
+            inside |= grown
+        return inside
 
     async def _send(self, msg) -> None:
         import websockets
@@ -347,7 +386,7 @@ class AppSession:
         PUT the file there, then rerun with the uploader's new value."""
         from streamlit.proto.Common_pb2 import UploadedFileInfo
 
-        widget_id = self.last_run.widget(key)
+        widget_id = self.widget(key)
         msg = self._BackMsg()
         request_id = str(uuid.uuid4())
         msg.file_urls_request.request_id = request_id
@@ -390,25 +429,32 @@ class AppSession:
 
         return WidgetState(id=widget_id)
 
+    def widget(self, key_prefix: str) -> str:
+        """The id of the only widget on the page now whose key starts with ``key_prefix``."""
+        found = [wid for key, wid in self.widgets.items() if key.startswith(key_prefix)]
+        if len(found) != 1:
+            raise AppError(f"expected one widget with a key starting {key_prefix!r}, found {len(found)}")
+        return found[0]
+
     def click(self, key_prefix: str):
-        state = self._widget_state(self.last_run.widget(key_prefix))
+        state = self._widget_state(self.widget(key_prefix))
         state.trigger_value = True
         return state
 
     def choose(self, key_prefix: str, option: str):
         """A selectbox's new value: the option as the widget shows it."""
-        state = self._widget_state(self.last_run.widget(key_prefix))
+        state = self._widget_state(self.widget(key_prefix))
         state.string_value = option
         return state
 
     def number(self, key_prefix: str, value: float):
-        state = self._widget_state(self.last_run.widget(key_prefix))
+        state = self._widget_state(self.widget(key_prefix))
         state.double_array_value.data.append(value)
         return state
 
     def canvas(self, key_prefix: str, data_url: str):
         """The drawing canvas's value after a mouse-up (the app reads only the image)."""
-        state = self._widget_state(self.last_run.widget(key_prefix))
+        state = self._widget_state(self.widget(key_prefix))
         state.json_value = json.dumps({"drawing": {"raw": {"version": "7.4.0", "objects": []}, "data": data_url}})
         return state
 

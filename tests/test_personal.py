@@ -14,7 +14,8 @@ from mnist_app.feedback import FeedbackStore
 from mnist_app.inference import Recognizer
 from mnist_app.network import MODEL_PATH
 from mnist_app.data import load_mnist
-from mnist_app.personal import AS_DRAWN, REFINE_TURN, STRAIGHTEN_FROM, ExampleCache, Examples, Straightening
+from mnist_app.personal import (AS_DRAWN, REFINE_TURN, STRAIGHTEN_FROM, ExampleCache, Examples, Straightening,
+                                refit_due)
 from mnist_app.preprocess import DigitCrop, Placement, straightened
 from tests.drawing import leaning
 from mnist_app.writers import make_writers, measure
@@ -203,3 +204,32 @@ def test_a_writer_turned_as_a_whole_is_read_straightened_with_their_examples(tmp
     # before the stroke-width change it was -25, read 97.26%.
     assert accuracy >= np.mean([d.digit for d in unstraightened.digits] == truth) + 0.005
     assert accuracy >= np.mean(writer.probabilities[others].argmax(1) == truth) + 0.03
+
+
+def test_the_straightening_is_fitted_again_only_when_enough_is_new():
+    assert not refit_due(0, STRAIGHTEN_FROM - 1)  # too few: read as drawn, nothing to fit
+    assert refit_due(STRAIGHTEN_FROM - 1, STRAIGHTEN_FROM)  # the fit starts
+    assert not refit_due(10, 19) and refit_due(10, 20)  # twice as many
+    assert not refit_due(200, 249) and refit_due(200, 250)  # as many new as the 50 it is fitted on
+    assert refit_due(-1, 30) and refit_due(-1, 3)  # examples deleted
+    assert refit_due(12, STRAIGHTEN_FROM - 1)  # fallen below: back to as drawn
+
+
+def test_a_reading_never_waits_for_a_fit_and_uses_it_once_it_lands(tmp_path, recognizer, writer):
+    """The app's readings (``fit_in_background=True``): a new answer counts at once; the
+    fit it makes due runs in the background thread and replaces the straightening after."""
+    store = FeedbackStore(tmp_path / "feedback.sqlite3").for_profile("ann")
+    rng = np.random.default_rng(3)
+    taught_ones = np.concatenate([rng.choice(np.flatnonzero(writer.labels == d), 5, replace=False) for d in range(10)])
+    order = rng.permutation(taught_ones)
+    cache = ExampleCache(recognizer)
+    taught(store, writer.images[order[:STRAIGHTEN_FROM - 1]], writer.labels[order[:STRAIGHTEN_FROM - 1]], recognizer)
+    assert cache.examples(store, fit_in_background=True).straightening == AS_DRAWN
+    taught(store, writer.images[order[STRAIGHTEN_FROM - 1:]], writer.labels[order[STRAIGHTEN_FROM - 1:]], recognizer)
+    now = cache.examples(store, fit_in_background=True)
+    assert len(now) == len(order) and now.straightening == AS_DRAWN  # every answer in, the fit not yet
+    cache.wait(timeout_s=60)
+    later = cache.examples(store, fit_in_background=True)
+    assert later.straightening == ExampleCache(recognizer).examples(store).straightening != AS_DRAWN
+    assert later.fitted_on == len(order)
+    np.testing.assert_allclose(later.vectors, ExampleCache(recognizer).examples(store).vectors, atol=1e-5)

@@ -35,6 +35,21 @@ def ensure_wal(connection: sqlite3.Connection, deadline: float) -> None:
             time.sleep(0.005)  # back-off of a bounded retry while another connection converts
 
 
+# Files this process has seen in WAL mode with a current schema, by (device, inode, change
+# time): the checks cost more than the query of a reading. A file deleted and made again
+# may reuse the inode, not the change time (which also moves when the WAL is checkpointed:
+# then the checks run once more).
+_READY_FILES: set[tuple[int, int, int]] = set()
+
+
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino, status.st_ctime_ns
+
+
 class SQLiteFile:
     """An SQLite file as the store's database (the embedded default). Every call opens,
     uses and closes its own connection: sqlite3 connections must not cross threads, and
@@ -65,8 +80,12 @@ class SQLiteFile:
         try:
             connection = sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None)
             connection.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_s * 1000)}")
-            ensure_wal(connection, time.monotonic() + self.busy_timeout_s)
-            ensure_schema(self, connection)
+            identity = _identity(self.path)
+            if identity is None or identity not in _READY_FILES:
+                ensure_wal(connection, time.monotonic() + self.busy_timeout_s)
+                ensure_schema(self, connection)
+                if (identity := _identity(self.path)) is not None:
+                    _READY_FILES.add(identity)
             yield connection
         except sqlite3.Error as exc:
             raise FeedbackStoreError(self._explain(exc)) from exc

@@ -32,7 +32,8 @@ def _fingerprint(digit: DigitReading) -> str:
     return hashlib.sha1(np.ascontiguousarray(digit.crop.image).tobytes()).hexdigest()[:12]
 
 
-def _save(state_key: str, digit: DigitReading, label: int | str, source: str, picture: np.ndarray | None) -> None:
+def _save(state_key: str, digit: DigitReading, label: int | str, source: str, picture: np.ndarray | None,
+          rerun_on_correction: str | None) -> None:
     """Button callback: store one answer and remember the outcome for the next run.
     label: the digit, or the key of the widget holding it (read now, not when drawn)."""
     if isinstance(label, str):
@@ -40,27 +41,33 @@ def _save(state_key: str, digit: DigitReading, label: int | str, source: str, pi
     if label is None:
         st.session_state[state_key] = {"error": "choose the right digit first, then Save."}
         return
+    store = profile.profile_store()
     try:
-        answer_id = profile.profile_store().add(
+        answer_id = store.add(
             digit.crop.image, label=label, predicted=digit.digit, probabilities=digit.probabilities,
             model_version=resources.current_model_version(), source=source,
             crop_png=None if picture is None else png_bytes(original_crop(picture, digit.crop.box)))
     except (FeedbackStoreError, OSError) as exc:
         st.session_state[state_key] = {"error": str(exc)}
         return
+    resources.example_cache().refresh_soon(store)  # ready before the visitor's next digit
     st.session_state[state_key] = {"id": answer_id, "label": label}
     verdict = "confirmed" if label == digit.digit else f"corrected to {label}"
     st.toast(f"Thank you: {digit.digit} {verdict}. Your next readings use it.", icon="✅")
+    if label != digit.digit and rerun_on_correction is not None:
+        st.rerun(rerun_on_correction)  # read again at once: the correction changes the reading
 
 
 def feedback_controls(reading: Reading, key_prefix: str, source: str, picture: np.ndarray | None = None,
-                      digits: Iterable[int] | None = None) -> None:
+                      digits: Iterable[int] | None = None, rerun_on_correction: str | None = None) -> None:
     """Under a prediction: per digit, a "Yes" button, or the right digit (0-9,
     chosen by the user) and "Save"; each answer is stored once.
 
     picture: the uint8 (H, W[, C]) drawing or photo the digits were read from (its
     crop around each digit is stored too); digits: which of ``reading.digits`` to ask
-    about (all by default); source: "draw" or "photo".
+    about (all by default); source: "draw" or "photo"; rerun_on_correction: what
+    reruns when an answer corrects the reading, to show it read again with the answer
+    (a fragment's key, or "app"; None: only the fragment these controls are in).
     """
     positions = range(len(reading.digits)) if digits is None else digits
     for position in positions:
@@ -78,10 +85,10 @@ def feedback_controls(reading: Reading, key_prefix: str, source: str, picture: n
             st.markdown(f"{where}Did the model read it right?")
             correct, choose, save = st.columns([4, 3, 2], vertical_alignment="bottom")
             correct.button(f"✓ Yes, it is a {digit.digit}", key=f"{key_prefix}_correct_{fingerprint}",
-                           on_click=_save, args=(state_key, digit, digit.digit, source, picture),
+                           on_click=_save, args=(state_key, digit, digit.digit, source, picture, None),
                            width="stretch")
             label_key = f"{key_prefix}_label_{fingerprint}"
             choose.selectbox("No, it is a", range(10), index=None, placeholder="choose...", key=label_key)
             save.button("Save", key=f"{key_prefix}_save_{fingerprint}",
-                        on_click=_save, args=(state_key, digit, label_key, source, picture),
+                        on_click=_save, args=(state_key, digit, label_key, source, picture, rerun_on_correction),
                         type="primary", width="stretch")

@@ -205,7 +205,7 @@ def image_details(recognizer: Recognizer, image: np.ndarray, probabilities: np.n
     method = st.segmented_control("Show saliency", list(widgets.SALIENCY_LABELS), default=None,
                                   format_func=widgets.SALIENCY_LABELS.get, key=f"{key}_saliency")
     chart, picture, saliency = st.columns([3, 2, 2])
-    chart.altair_chart(widgets.probability_chart(probabilities, height=180), width="stretch")
+    chart.vega_lite_chart(spec=widgets.probability_chart(probabilities, height=180), width="stretch")
     picture.image(enlarge(image), caption="The 28x28 input", width="stretch")
     if method:
         digit = int(np.argmax(recognizer.predict(image[None])[0]))

@@ -57,7 +57,7 @@ def your_examples() -> Examples | None:
     """This visitor's examples (their answers so far), read with their next digit; None,
     with a note on the page, when the store cannot be read (the shared model reads)."""
     try:
-        return resources.example_cache().examples(profile_store())
+        return resources.example_cache().examples(profile_store(), fit_in_background=True)
     except (FeedbackStoreError, OSError) as exc:
         st.caption(f"Reading with the shared model only: your examples could not be read ({exc}).")
         return None

@@ -3,9 +3,7 @@ the notes on digits the model is unsure of, and the saliency legend."""
 
 from __future__ import annotations
 
-import altair as alt
 import numpy as np
-import pandas as pd
 
 from mnist_app.inference import DigitReading, Reading
 from mnist_app.personal import Examples
@@ -52,25 +50,27 @@ def narrow_screen_css(canvas_width: int, step_px: int = 40) -> str:
     return "<style>\n" + "\n".join(rules) + "\n</style>"
 
 
-def probability_chart(probabilities: np.ndarray, height: int = 220) -> alt.Chart:
-    """Bar chart of the ten probabilities, the predicted digit highlighted."""
+def probability_chart(probabilities: np.ndarray, height: int = 220) -> dict:
+    """Bar chart of the ten probabilities float32 (10,), the predicted digit highlighted:
+    a Vega-Lite spec with its data inline, for ``st.vega_lite_chart(spec=...)`` (built
+    as a dict: Altair's schema validation cost more than the reading on every stroke)."""
     top = int(np.argmax(probabilities))
-    data = pd.DataFrame({
-        "digit": [str(d) for d in range(10)],
-        "probability": probabilities.astype(float),
-        "predicted": ["predicted" if d == top else "other" for d in range(10)],
-    })
-    return (
-        alt.Chart(data, height=height)
-        .mark_bar()
-        .encode(
-            x=alt.X("digit:N", sort=None, axis=alt.Axis(labelAngle=0, title=None)),
-            y=alt.Y("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%", title=None)),
-            color=alt.Color("predicted:N", scale=alt.Scale(domain=["predicted", "other"],
-                                                            range=["#e4572e", "#8da9c4"]), legend=None),
-            tooltip=[alt.Tooltip("digit:N"), alt.Tooltip("probability:Q", format=".2%")],
-        )
-    )
+    values = [{"digit": str(d), "probability": float(p), "predicted": "predicted" if d == top else "other"}
+              for d, p in enumerate(probabilities)]
+    return {
+        "data": {"values": values},
+        "height": height,
+        "mark": {"type": "bar"},
+        "encoding": {
+            "x": {"field": "digit", "type": "nominal", "sort": None, "axis": {"labelAngle": 0, "title": None}},
+            "y": {"field": "probability", "type": "quantitative", "scale": {"domain": [0, 1]},
+                  "axis": {"format": "%", "title": None}},
+            "color": {"field": "predicted", "type": "nominal", "legend": None,
+                      "scale": {"domain": ["predicted", "other"], "range": ["#e4572e", "#8da9c4"]}},
+            "tooltip": [{"field": "digit", "type": "nominal"},
+                        {"field": "probability", "type": "quantitative", "format": ".2%"}],
+        },
+    }
 
 
 def prediction_text(reading: Reading) -> str:

@@ -3,12 +3,13 @@
 import logging
 from dataclasses import replace
 
+import numpy as np
 import streamlit as st
 
 from mnist_app import ASSETS_DIR
 from mnist_app.images import ImageError, decode_image
 from mnist_app.inference import Reading
-from mnist_app.photo import analyse_picture, annotated
+from mnist_app.photo import PhotoAnalysis, analyse_picture, annotated
 from mnist_app.ui import profile, resources, widgets
 from mnist_app.ui.feedback_controls import feedback_controls
 from mnist_app.visual import enlarge, saliency_on_drawing, saliency_on_input
@@ -63,6 +64,65 @@ if not sources:
     st.info("Upload a photo, take one with the camera, or pick a sample photo to see the digits read.")
 
 
+@st.fragment
+def explanation(i: int, reading: Reading, gradients: list[np.ndarray], ink: np.ndarray, crops: list) -> None:
+    """Saliency of one digit on demand: its controls rerun this alone, not the reading."""
+    if not st.toggle("Why? Show what the model looked at", key=f"photo_explain_{i}"):
+        return
+    controls = st.columns(2)
+    chosen = controls[0].selectbox("Digit", range(len(reading.digits)), key=f"photo_digit_{i}",
+                                   format_func=lambda k: f"#{k + 1}: {reading.digits[k].digit}")
+    method = controls[1].segmented_control(
+        "Saliency method", list(widgets.SALIENCY_LABELS), default="gradient",
+        format_func=widgets.SALIENCY_LABELS.get, key=f"photo_method_{i}") or "gradient"
+    digit = reading.digits[chosen]
+    saliency = (gradients[chosen] if method == "gradient"
+                else recognizer.saliency(digit.crop.image, digit.digit, method))
+    pictures = st.columns([1, 2])
+    pictures[0].image(saliency_on_input(digit.crop.image, saliency), width="stretch",
+                      caption=f"Saliency for '{digit.digit}' on the 28x28 input")
+    pictures[1].image(saliency_on_drawing(ink, [crops[chosen]], [saliency]), width="stretch",
+                      caption="Mapped back onto the photo's ink")
+    st.markdown(widgets.SALIENCY_LEGEND)
+
+
+@st.fragment
+def answer_panel(i: int, reading: Reading, picture: np.ndarray) -> None:
+    """"Yes" or the right digit under each digit read: an answer reruns this panel alone, a
+    correction the whole page (the photo read again with it)."""
+    feedback_controls(reading, key_prefix=f"photo_{i}", source="photo", picture=picture, rerun_on_correction="app")
+
+
+@st.fragment
+def how_it_was_read(i: int, analysis: PhotoAnalysis) -> None:
+    """The steps of reading the photo, drawn only when opened (opening reruns this alone)."""
+    steps_shown = st.expander("How the photo was read", key=f"photo_steps_{i}", on_change="rerun")
+    if not steps_shown.open:
+        return
+    with steps_shown:
+        if analysis.is_photo:
+            polarity = "light ink on a dark background" if analysis.light_on_dark else "dark ink on light paper"
+            st.markdown(
+                f"Read as a **photo** of {polarity}, pen strokes about {analysis.stroke_px:.0f} px wide. "
+                "The light is flattened by dividing by the paper's estimated brightness (shadows vanish), "
+                "ink is thresholded locally, ruled lines and specks are removed, and each digit is cut out, "
+                "scaled and centred like an MNIST digit.")
+            steps = st.columns(3)
+            steps[0].image(analysis.flattened, width="stretch", caption="1. Light flattened")
+            steps[1].image(analysis.binary, width="stretch", caption="2. Ink (thresholded, cleaned)")
+            steps[2].image(analysis.regions, width="stretch",
+                           caption="3. Regions: green read, orange flagged, grey dropped")
+            if analysis.dropped:
+                reasons = sorted({why for _, why in analysis.dropped})
+                st.caption(f"Left out: {len(analysis.dropped)} region(s) ({', '.join(reasons)}).")
+        else:
+            st.markdown("This looks like a clean drawing (a flat background), so it was read like the Draw "
+                        "page's canvas.")
+            steps = st.columns(2)
+            steps[0].image(analysis.binary, width="stretch", caption="Ink")
+            steps[1].image(analysis.regions, width="stretch", caption="Regions")
+
+
 def show_result(i: int, name: str, data: bytes) -> None:
     """One picture: the photo with its boxes, the number, the 28x28 crops, saliency on
     demand, and how the photo was read. Every problem is a message, never a traceback."""
@@ -110,51 +170,13 @@ def show_result(i: int, name: str, data: bytes) -> None:
             flag = " ?" if d.unsure else ""
             columns[k % len(columns)].image(enlarge(d.crop.image, scale=4), width="stretch",
                                             caption=f"#{k + 1}: {d.digit}{flag} ({d.confidence:.0%})")
-        if st.toggle("Why? Show what the model looked at", key=f"photo_explain_{i}"):
-            controls = st.columns(2)
-            chosen = controls[0].selectbox("Digit", range(len(reading.digits)), key=f"photo_digit_{i}",
-                                           format_func=lambda k: f"#{k + 1}: {reading.digits[k].digit}")
-            method = controls[1].segmented_control(
-                "Saliency method", list(widgets.SALIENCY_LABELS), default="gradient",
-                format_func=widgets.SALIENCY_LABELS.get, key=f"photo_method_{i}") or "gradient"
-            digit = reading.digits[chosen]
-            saliency = (gradients[chosen] if method == "gradient"
-                        else recognizer.saliency(digit.crop.image, digit.digit, method))
-            pictures = st.columns([1, 2])
-            pictures[0].image(saliency_on_input(digit.crop.image, saliency), width="stretch",
-                              caption=f"Saliency for '{digit.digit}' on the 28x28 input")
-            pictures[1].image(saliency_on_drawing(analysis.ink, [crops[chosen]], [saliency]), width="stretch",
-                              caption="Mapped back onto the photo's ink")
-            st.markdown(widgets.SALIENCY_LEGEND)
-
+        explanation(i, reading, gradients, analysis.ink, crops)
         with st.expander("Teach the model: were these digits read right?"):
             # Same readings, boxes on the working copy, whose pixels are stored with each answer.
             on_working_copy = Reading([replace(d, crop=c) for d, c in zip(reading.digits, crops)])
-            feedback_controls(on_working_copy, key_prefix=f"photo_{i}", source="photo", picture=analysis.rgb)
+            answer_panel(i, on_working_copy, analysis.rgb)
 
-    with st.expander("How the photo was read"):
-        if analysis.is_photo:
-            polarity = "light ink on a dark background" if analysis.light_on_dark else "dark ink on light paper"
-            st.markdown(
-                f"Read as a **photo** of {polarity}, pen strokes about {analysis.stroke_px:.0f} px wide. "
-                "The light is flattened by dividing by the paper's estimated brightness (shadows vanish), "
-                "ink is thresholded locally, ruled lines and specks are removed, and each digit is cut out, "
-                "scaled and centred like an MNIST digit.")
-            steps = st.columns(3)
-            steps[0].image(analysis.flattened, width="stretch", caption="1. Light flattened")
-            steps[1].image(analysis.binary, width="stretch", caption="2. Ink (thresholded, cleaned)")
-            steps[2].image(analysis.regions, width="stretch",
-                           caption="3. Regions: green read, orange flagged, grey dropped")
-            if analysis.dropped:
-                reasons = sorted({why for _, why in analysis.dropped})
-                st.caption(f"Left out: {len(analysis.dropped)} region(s) ({', '.join(reasons)}).")
-        else:
-            st.markdown("This looks like a clean drawing (a flat background), so it was read like the Draw "
-                        "page's canvas.")
-            steps = st.columns(2)
-            steps[0].image(analysis.binary, width="stretch", caption="Ink")
-            steps[1].image(analysis.regions, width="stretch", caption="Regions")
-
+    how_it_was_read(i, analysis)
 
 for i, (name, data) in enumerate(sources):
     with st.container(border=True):
