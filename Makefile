@@ -37,7 +37,7 @@ $(VENV)/.installed-test: $(VENV)/.installed requirements-test.txt
 run: $(VENV)/.installed
 	@$(PY) -c "import socket, sys; sys.exit(socket.socket().connect_ex(('127.0.0.1', $(PORT))) == 0)" || \
 		{ echo "Port $(PORT) is already in use: stop what runs there, or start on another port with: make run PORT=8502"; exit 1; }
-	MALLOC_ARENA_MAX=2 $(VENV)/bin/streamlit run app.py --server.port $(PORT) --browser.gatherUsageStats false
+	MALLOC_ARENA_MAX=2 $(PY) -m mnist_app.ui.serve --server.port $(PORT) --browser.gatherUsageStats false
 
 test: $(VENV)/.installed-test
 	@$(PY) -m pytest -q

@@ -171,8 +171,10 @@ def measure_real_sets(network, calibration: dict, out: Path, limit: int | None =
     """Each measuring set read through the app's own path by the network with its
     calibration, as ``python -m mnist_app evaluate --set all`` reads them once the
     report is saved (the first ``limit`` digits of each with a limit): the report's "sets"."""
-    from mnist_app.evaluation import available_sets, evaluate_set, load_set
+    from mnist_app import set_results
+    from mnist_app.evaluation import SETS, available_sets, evaluate_set, load_set
     from mnist_app.inference import Recognizer
+    from mnist_app.network import model_version
     from mnist_app.novelty import FeatureDensity
 
     recognizer = Recognizer(network, min_top_logit=calibration["min_top_logit"],
@@ -182,6 +184,9 @@ def measure_real_sets(network, calibration: dict, out: Path, limit: int | None =
     for name in available_sets():
         results = evaluate_set(recognizer, load_set(name, limit=limit))
         sets[name] = {**results["pipeline"].summary(), "baseline": results["baseline"].summary()}
+        if name in SETS and limit is None:  # what the Model page shows, at once (never CVL: not ours to ship)
+            set_results.save(results["pipeline"], set_results.shipped_dir(out / "model.keras") / f"{name}.npz",
+                             model_version(out / "model.keras"))
         print(f"{name}: accuracy {sets[name]['accuracy']:.4f}, unsure {sets[name]['unsure']:.3f}, "
               f"wrong but sure {sets[name]['wrong_but_sure']:.4f} (plain baseline {sets[name]['baseline']['accuracy']:.4f})")
     return sets

@@ -29,8 +29,10 @@ BATCH_THREADS = os.cpu_count() or 1  # the command line reads in batches: every 
 
 def evaluate(args) -> int:
     """Each chosen set read through the app's path, and by the plain baseline."""
-    from mnist_app.evaluation import SET_SOURCES, SET_TITLES, available_sets, evaluate_set, load_set
+    from mnist_app import set_results
+    from mnist_app.evaluation import SET_SOURCES, SET_TITLES, SETS, available_sets, evaluate_set, load_set
     from mnist_app.inference import Recognizer
+    from mnist_app.network import model_version
 
     recognizer = Recognizer.from_file(args.model, BATCH_THREADS)
     if args.set != "all" and args.set not in available_sets():
@@ -40,6 +42,9 @@ def evaluate(args) -> int:
     for name in available_sets() if args.set == "all" else [args.set]:
         started = time.time()
         results = evaluate_set(recognizer, load_set(name, limit=args.limit))
+        if args.save_results and name in SETS and args.limit is None:
+            set_results.save(results["pipeline"], set_results.shipped_dir(args.model) / f"{name}.npz",
+                             model_version(args.model))
         summary = {"set": name, "source": SET_SOURCES[name], "model": str(args.model), **results["pipeline"].summary(),
                    "baseline": results["baseline"].summary(), "seconds": round(time.time() - started, 2)}
         if args.json:
@@ -245,6 +250,9 @@ def main(argv=None) -> int:
     p.add_argument("--limit", type=int, default=None, help="only the first N digits of each set")
     p.add_argument("--json", action="store_true", help="one JSON object per set, one per line")
     p.add_argument("--model", type=Path, default=MODEL_PATH, help="model file (.keras)")
+    p.add_argument("--save-results", action="store_true",
+                   help="keep what the model read in each of the Model page's sets beside the model file "
+                        "(set_results/), so the page shows them at once; whole sets only")
     p.set_defaults(run=evaluate)
     p = commands.add_parser("predict", help="read the digits in image files (drawings or pictures)")
     p.add_argument("images", nargs="+", type=Path, metavar="IMAGE")

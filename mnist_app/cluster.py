@@ -195,7 +195,7 @@ def start_replica(cluster: Cluster, index: int, env: dict[str, str] | None = Non
     port = cluster.replica_port(index)
     log = open(cluster.folder / f"replica-{index}.log", "a")
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+        [sys.executable, "-m", "mnist_app.ui.serve", "--server.headless", "true",  # streamlit run app.py
          "--browser.gatherUsageStats", "false", "--server.address", "127.0.0.1", "--server.port", str(port),
          "--server.fileWatcherType", "none"],
         cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,

@@ -322,7 +322,7 @@ class ExampleCache:
             examples = self._refreshed(store, old, fit=not (fit_in_background and old is not None))
             self._keep(key, _Entry(revision, examples))
         if fit_in_background and refit_due(examples.fitted_on, len(examples)):
-            self._fit_soon(key, revision, examples)
+            self._fit_soon(key, examples)
         return examples
 
     def refresh_soon(self, store) -> None:
@@ -351,23 +351,30 @@ class ExampleCache:
             while len(self._entries) > self.max_profiles:
                 self._entries.popitem(last=False)
 
-    def _fit_soon(self, key: tuple[str, str], revision: tuple[int, int], examples: Examples) -> None:
+    def _fit_soon(self, key: tuple[str, str], examples: Examples) -> None:
         with self._lock:
             if key in self._fitting:
                 return
             self._fitting.add(key)
-        self._background.submit(self._logged, self._fit, key, revision, examples)
+        self._background.submit(self._logged, self._fit, key, examples)
 
-    def _fit(self, key: tuple[str, str], revision: tuple[int, int], examples: Examples) -> None:
-        """Fit the straightening of ``examples`` (as of ``revision``) and keep the result,
-        unless newer answers came meanwhile (the next reading asks again)."""
+    def _fit(self, key: tuple[str, str], examples: Examples) -> None:
+        """Fit the straightening of ``examples`` and use it for the profile's examples as
+        they are by then (answers added meanwhile get their vectors under it too)."""
         try:
-            fitted = self._with_fit(examples)
-            with self._lock:
-                entry = self._entries.get(key)
-                still = entry is not None and entry.revision == revision
-            if still:
-                self._keep(key, _Entry(revision, fitted))
+            inputs = examples.images.astype(np.float32) / 255
+            straightening = self.reader.fit_straightening(inputs, examples.labels)
+            with self._profile_locks[hash(key) % self.LOCK_STRIPES]:
+                with self._lock:
+                    entry = self._entries.get(key)
+                if entry is None:
+                    return
+                now = entry.examples
+                vectors = (now.vectors if straightening == now.straightening
+                           else self.reader.example_vectors(now.images.astype(np.float32) / 255, straightening))
+                fitted_on = len(examples) if now.fitted_on >= 0 else -1  # deleted meanwhile: due again
+                self._keep(key, _Entry(entry.revision, Examples(now.ids, now.labels, vectors.astype(np.float32),
+                                                                now.images, straightening, fitted_on)))
         finally:
             with self._lock:
                 self._fitting.discard(key)

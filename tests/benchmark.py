@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 from mnist_app.evaluation import SET_TITLES
-from tests.browser_support import CANVAS, PREDICTION, ROOT, chromium, open_app, streamlit_server
+from tests.browser_support import CANVAS, PREDICTION, ROOT, VIEWPORT, chromium, open_app, streamlit_server
 from tests.strokes import DIGIT_STROKES, place, render_strokes
 
 
@@ -99,11 +99,42 @@ def browser_round_trips(drawings: int) -> dict:
     }
 
 
+def cold_start(runs: int) -> dict:
+    """Seconds from starting ``streamlit run app.py`` (as ``make run`` does) until the Draw
+    page's canvas is on screen in Chromium, and from clicking "Model" until its confusion
+    matrix is drawn, on a fresh server each run (medians). The browser is already open."""
+    from playwright.sync_api import expect
+
+    draw_s, model_s = [], []
+    with chromium() as browser:
+        for _ in range(runs):
+            started = time.monotonic()
+            with streamlit_server(log_name="benchmark-cold", for_browser=False) as server:
+                page = browser.new_context(viewport=VIEWPORT).new_page()
+                page.goto(server.url)
+                page.locator(CANVAS).first.wait_for(state="visible", timeout=60_000)
+                draw_s.append(time.monotonic() - started)
+                clicked = time.monotonic()
+                page.locator("[data-testid=stSidebarNav] a", has_text="Model").click()
+                expect(page.get_by_role("heading", name="Confusion matrix")).to_be_visible(timeout=60_000)
+                page.locator("[data-testid=stVegaLiteChart] svg, [data-testid=stVegaLiteChart] canvas").first.wait_for(
+                    state="visible", timeout=60_000)
+                model_s.append(time.monotonic() - clicked)
+                page.context.close()
+    return {"runs": runs, "draw_usable_s": statistics.median(draw_s), "draw_usable_all_s": draw_s,
+            "model_first_visit_s": statistics.median(model_s), "model_first_visit_all_s": model_s}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--drawings", type=int, default=20, help="browser round trips to time")
     parser.add_argument("--cli-images", type=int, default=1000, help="drawings for the CLI throughput")
+    parser.add_argument("--cold-starts", type=int, default=3, help="fresh servers to time the first visits on")
+    parser.add_argument("--only-cold-start", action="store_true", help="time the first visits, nothing else")
     args = parser.parse_args()
+    if args.only_cold_start:
+        print(json.dumps(cold_start(args.cold_starts)))
+        return
 
     sets = [json.loads(line) for line in cli_output("evaluate", "--set", "all", "--json").splitlines()
             if line.startswith("{")]
@@ -111,6 +142,7 @@ def main() -> None:
     bench = cli_json("bench")
     throughput = cli_throughput(args.cli_images)
     browser = browser_round_trips(args.drawings)
+    first_visits = cold_start(args.cold_starts)
 
     rows = []
     for row in sets:
@@ -129,6 +161,10 @@ def main() -> None:
         ("CLI batch: drawings read per second (one call, incl. start-up)",
          f"{throughput['images_per_s']:.0f}/s ({throughput['images']} in {throughput['wall_s']:.1f} s)"),
         ("cold start to first prediction (fresh process)", f"{bench['cold_start_s']:.2f} s"),
+        (f"browser: server started -> Draw page's canvas shown (median of {first_visits['runs']})",
+         f"{first_visits['draw_usable_s']:.2f} s"),
+        (f"browser: Model page's first visit, click -> matrix drawn (median of {first_visits['runs']})",
+         f"{first_visits['model_first_visit_s']:.2f} s"),
         ("peak memory: benchmark process / app server", f"{bench['peak_rss_mb']:.0f} MB / {browser['app_peak_rss_mb']:.0f} MB"),
         ("app memory after the first vs the last drawing",
          f"{browser['app_peak_rss_after_first_mb']:.0f} -> {browser['app_peak_rss_mb']:.0f} MB"),
@@ -140,7 +176,7 @@ def main() -> None:
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
     print(json.dumps({"evaluate_accuracy": evaluation["accuracy"], "sets": sets, **bench, "cli": throughput,
-                      "browser": browser}))
+                      "browser": browser, "first_visits": first_visits}))
 
 
 if __name__ == "__main__":

@@ -199,7 +199,9 @@ def streamlit_server(app: str = "app.py", env: dict[str, str] | None = None, log
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
             [
-                sys.executable, "-m", "streamlit", "run", app,
+                # app.py as ``make run`` starts it (its imports begun while the server starts).
+                *([sys.executable, "-m", "mnist_app.ui.serve"] if app == "app.py"
+                  else [sys.executable, "-m", "streamlit", "run", app]),
                 "--server.headless", "true",
                 "--browser.gatherUsageStats", "false",
                 "--server.address", "127.0.0.1",
@@ -224,7 +226,7 @@ def streamlit_server(app: str = "app.py", env: dict[str, str] | None = None, log
                 if time.monotonic() > deadline:
                     pytest.fail(f"streamlit not healthy after {SERVER_START_TIMEOUT_S} s:\n"
                                 f"{log_path.read_text()[-3000:]}")
-                time.sleep(0.25)  # polling interval of a bounded wait
+                time.sleep(0.05)  # polling interval of a bounded wait
             yield AppServer(base, proc.pid, log_path)
         finally:
             try:

@@ -34,7 +34,6 @@ try:
 except ImportError:  # only PostgreSQL stores need them; FeedbackStoreError says so when one is used
     psycopg = None
 
-URL_SCHEMES = ("postgresql://", "postgres://")
 CONNECT_TIMEOUT_S = 3  # libpq counts whole seconds, at least 2
 POOL_SIZE = 8  # open connections per process and database, at most
 MAX_CONNECTION_AGE_S = 300.0  # then a pooled connection is replaced, and the schema version read again

@@ -14,6 +14,7 @@ import io
 import json
 import os
 import zipfile
+from typing import TYPE_CHECKING
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -23,8 +24,10 @@ from mnist_app import PROJECT_ROOT
 from mnist_app.data import encode_idx
 from mnist_app.feedback.answers import (PENDING, REVIEWS, SOURCES, Answer, FeedbackStoreError, check_profile,
                                         image_to_uint8, png_bytes)
-from mnist_app.feedback.postgres import URL_SCHEMES, PostgresDatabase
 from mnist_app.feedback.sqlite import SQLiteFile
+
+if TYPE_CHECKING:
+    from mnist_app.feedback.postgres import PostgresDatabase
 
 DB_ENV = "MNIST_FEEDBACK_DB"
 DEFAULT_DB_PATH = PROJECT_ROOT / "feedback.sqlite3"
@@ -37,10 +40,20 @@ _COLUMNS = ("id, created_at, source, predicted, label, probabilities, model_vers
 _NO_LIMIT = 2**63 - 1  # LIMIT for "all rows": SQLite takes no NULL there, PostgreSQL no -1
 
 
+URL_SCHEMES = ("postgresql://", "postgres://")
+
+
 def is_database_url(location: Path | str) -> bool:
     """Whether ``location`` names a PostgreSQL database (a ``postgresql://`` URL, a str)
     rather than an SQLite file."""
     return isinstance(location, str) and location.lower().startswith(URL_SCHEMES)
+
+
+def _postgres_database(url: str, busy_timeout_s: float) -> PostgresDatabase:
+    # Imported when a store is on PostgreSQL: psycopg costs the embedded default ~0.2 s at start.
+    from mnist_app.feedback.postgres import PostgresDatabase
+
+    return PostgresDatabase(url, busy_timeout_s)
 
 
 def default_db_path() -> Path | str:
@@ -105,7 +118,7 @@ class FeedbackStore:
                                      "pass the URL as a str")
         self.busy_timeout_s = busy_timeout_s
         self.profile = None if profile is None else check_profile(profile)
-        self._database = (PostgresDatabase(self._location, busy_timeout_s) if is_database_url(self._location)
+        self._database = (_postgres_database(self._location, busy_timeout_s) if is_database_url(self._location)
                           else SQLiteFile(Path(self._location), busy_timeout_s))
 
     @property

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from mnist_app import set_results as set_results_on_disk
 from mnist_app.evaluation import SET_TITLES, LabelledPictures, SetResults, evaluate_set, load_set
 from mnist_app.feedback import Answer, FeedbackStore
 from mnist_app.inference import Recognizer
@@ -40,11 +41,13 @@ def _results_for(version: str, name: str) -> dict:
 
 def set_results(recognizer: Recognizer, version: str, name: str) -> SetResults:
     """What the loaded model reads in set ``name`` through the app's own path (the same
-    as ``python -m mnist_app evaluate --set NAME``), computed once per model version
-    and set, with a progress bar."""
+    as ``python -m mnist_app evaluate --set NAME``): kept on disk per model version
+    (``mnist_app.set_results``), else read once per process, with a progress bar."""
     cached = _results_for(version, name)
     with cached["lock"]:  # a second session waits for the first one's result
         if "results" not in cached:
+            cached["results"] = set_results_on_disk.find(version, name)
+        if cached["results"] is None:
             with st.spinner(f"Loading {SET_TITLES[name]}..."):
                 pictures = measuring_set(name)
             text = f"Reading {SET_TITLES[name]} ({len(pictures.labels):,}) with this model..."
@@ -52,6 +55,7 @@ def set_results(recognizer: Recognizer, version: str, name: str) -> SetResults:
             cached["results"] = evaluate_set(recognizer, pictures, baseline=False,
                                              on_progress=lambda done: bar.progress(done, text=text))["pipeline"]
             bar.empty()
+            set_results_on_disk.keep(cached["results"], version, name)
     return cached["results"]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import threading
 
 import streamlit as st
 
@@ -30,10 +31,28 @@ def current_model_version() -> str:
     return _file_version(str(MODEL_PATH), stat.st_mtime_ns, stat.st_size)
 
 
+_preloaded: dict[str, Recognizer] = {}  # by model version, loaded before the first visitor came
+_preload_lock = threading.Lock()
+
+
+def preload() -> None:
+    """Load the model now, ahead of the first visitor (``mnist_app.ui.serve`` does, once
+    the server listens); the first page run then takes it instead of loading it."""
+    version = current_model_version()
+    with _preload_lock:
+        if version not in _preloaded:
+            recognizer = Recognizer.from_file(MODEL_PATH)
+            recognizer.warm_up()
+            _preloaded[version] = recognizer
+
+
 @st.cache_resource(show_spinner="Loading the model...", max_entries=1)
 def _load_recognizer(version: str) -> Recognizer:
-    recognizer = Recognizer.from_file(MODEL_PATH)
-    recognizer.warm_up()
+    with _preload_lock:  # a preload under way is waited for, not repeated
+        recognizer = _preloaded.pop(version, None)
+    if recognizer is None:
+        recognizer = Recognizer.from_file(MODEL_PATH)
+        recognizer.warm_up()
     # A full garbage collection (Python's own, or Streamlit's after every script run
     # unless runner.postScriptGC is off, as in .streamlit/config.toml) walks every
     # object, holding the GIL while every session waits (~240 ms when the app still
