@@ -469,6 +469,11 @@ class AppPage:
         self.page.context.close()
 
 
+def matrix_cell(page, true_digit: int, predicted_digit: int):
+    """A confusion-matrix cell of the SVG heatmap, found by its accessible label."""
+    return page.locator(f'path[aria-label*="True: {true_digit}; Predicted: {predicted_digit};"]')
+
+
 def open_app(browser, url: str, *visible: str, timeout_s: float = PAGE_TIMEOUT_MS / 1000,
              viewport: dict | None = None, **context_options) -> AppPage:
     """A new tab (own context) on ``url``; returns once the page's first run has

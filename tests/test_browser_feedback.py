@@ -18,17 +18,12 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from mnist_app.feedback import FeedbackStore
-from tests.browser_support import (CANVAS, PAGE_TIMEOUT_MS, PREDICTION, RERUN_TIMEOUT_MS, open_app)
+from tests.browser_support import CANVAS, PAGE_TIMEOUT_MS, PREDICTION, RERUN_TIMEOUT_MS, matrix_cell, open_app
 
 FEEDBACK = ".st-key-draw_feedback_0"
 YOUR_EXAMPLES = ".st-key-your_examples"
 SEVEN = ((0.38, 0.2), (0.62, 0.2), (0.47, 0.85))
 MODEL_PAGE_TIMEOUT_MS = 180_000  # the first visit reads the 10k MNIST test digits
-
-
-def cell(page, true_digit: int, predicted_digit: int):
-    """A confusion-matrix cell of the SVG heatmap, found by its accessible label."""
-    return page.locator(f'path[aria-label*="True: {true_digit}; Predicted: {predicted_digit};"]')
 
 
 def test_a_corrected_drawing_is_counted_in_your_digits(browser, server, feedback_db):
@@ -58,11 +53,11 @@ def test_a_corrected_drawing_is_counted_in_your_digits(browser, server, feedback
         assert (answer.label, answer.predicted, answer.source) == (label, predicted, "draw")
 
         app.go_to("Your digits")
-        expect(cell(page, label, predicted)).to_have_attribute("aria-label", re.compile(r"Images: 1;"),
+        expect(matrix_cell(page, label, predicted)).to_have_attribute("aria-label", re.compile(r"Images: 1;"),
                                                                timeout=PAGE_TIMEOUT_MS)
         expect(page.locator("[data-testid=stMetric]", has_text="Answers")).to_contain_text("1")
         with app.rerun("clicking the matrix cell"):
-            cell(page, label, predicted).click(force=True)  # the count's text lies on top of the cell
+            matrix_cell(page, label, predicted).click(force=True)  # the count's text lies on top of the cell
         expect(page.get_by_role("heading", name=f"You meant {label}, the model read {predicted}")).to_be_visible()
         expect(page.get_by_text("1 image, newest first")).to_be_visible()
         app.screenshot("page_your_digits")
@@ -78,7 +73,7 @@ def test_a_corrected_drawing_is_counted_in_your_digits(browser, server, feedback
 
         app.go_to("Model", timeout_s=MODEL_PAGE_TIMEOUT_MS / 1000)
         expect(page.get_by_role("heading", name="Confusion matrix")).to_be_visible(timeout=MODEL_PAGE_TIMEOUT_MS)
-        expect(cell(page, 0, 0)).to_be_visible(timeout=MODEL_PAGE_TIMEOUT_MS)
+        expect(matrix_cell(page, 0, 0)).to_be_visible(timeout=MODEL_PAGE_TIMEOUT_MS)
         app.screenshot("page_model")
     finally:
         app.close()

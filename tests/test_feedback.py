@@ -23,8 +23,8 @@ import pytest
 from PIL import Image
 
 from mnist_app.data import load_idx, parse_idx
-from mnist_app.feedback import (IDX_IMAGES_NAME, IDX_LABELS_NAME, FeedbackStore, FeedbackStoreError,
-                                default_db_path, png_bytes, training_split)
+from mnist_app.feedback import (IDX_IMAGES_NAME, IDX_LABELS_NAME, SCHEMA_VERSION, FeedbackStore,
+                                FeedbackStoreError, default_db_path, png_bytes, training_split)
 from tests.conftest import ROOT
 
 
@@ -246,7 +246,10 @@ def test_a_store_made_by_the_first_version_is_migrated_and_keeps_its_answers(tmp
     new_id = add_answer(store.for_profile("ann"), 1)
     assert store.set_review(new_id, "accepted") and store.get(new_id).review == "accepted"
     with sqlite3.connect(path) as connection:
-        assert connection.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        # Its confidence filled in from its probabilities; whether it was shown as sure was not recorded then.
+        assert connection.execute("SELECT confidence, shown_sure FROM answers WHERE id = ?",
+                                  (old.id,)).fetchone() == (pytest.approx(0.1), None)
     assert integrity(path) == "ok"
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from mnist_app.feedback import FeedbackStore, FeedbackStoreError, postgres, training_split
+from mnist_app.feedback import SCHEMA_VERSION, FeedbackStore, FeedbackStoreError, postgres, training_split
 from tests.test_feedback import add_answer, json_probabilities
 
 
@@ -36,7 +36,7 @@ def test_the_schema_version_is_kept_in_a_one_row_table(postgres_url):
     assert not store.path.exists()  # an empty database holds no store
     add_answer(store, 0)
     assert store.path.exists()
-    assert sql(postgres_url, "SELECT version FROM schema_version") == [(2,)]
+    assert sql(postgres_url, "SELECT version FROM schema_version") == [(SCHEMA_VERSION,)]
 
 
 V1_SCHEMA = """CREATE TABLE answers (
@@ -58,7 +58,10 @@ def test_a_store_made_by_the_first_version_is_migrated_and_keeps_its_answers(pos
     new_id = add_answer(store.for_profile("ann"), 1)
     assert store.set_review(new_id, "accepted") and store.get(new_id).review == "accepted"
     assert store.profiles() == [("", 1), ("ann", 1)]
-    assert sql(postgres_url, "SELECT version FROM schema_version") == [(2,)]
+    assert sql(postgres_url, "SELECT version FROM schema_version") == [(SCHEMA_VERSION,)]
+    # Its confidence filled in from its probabilities; whether it was shown as sure was not recorded then.
+    assert sql(postgres_url, "SELECT confidence, shown_sure FROM answers WHERE id = %s",
+               (old.id,)) == [(pytest.approx(0.1), None)]
 
 
 def test_a_store_made_by_a_newer_version_is_refused_with_a_message(postgres_url):

@@ -4,16 +4,17 @@ Both databases keep a schema version (SQLite's ``user_version``, PostgreSQL's on
 ``schema_version`` table): a store made by an older version of the app is migrated when
 first opened, one made by a newer one is refused with a message. The migrations are a
 handful of SQL statements shared by both databases, so they live here rather than in a
-migration framework (Alembic would bring SQLAlchemy, and an ORM, for two ALTER TABLEs).
+migration framework (Alembic would bring SQLAlchemy, and an ORM, for four ALTER TABLEs).
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any, ContextManager, Protocol
 
 from mnist_app.feedback.answers import FeedbackStoreError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # The current schema; the two databases spell two column types differently ({id_type}, {bytes_type}).
 SCHEMA = """
@@ -28,9 +29,12 @@ CREATE TABLE answers (
     image         {bytes_type} NOT NULL,  -- 784 bytes: uint8 28x28, row-major, 0 = background
     crop_png      {bytes_type},           -- the original crop, PNG
     profile       TEXT    NOT NULL DEFAULT '',  -- the visitor's handwriting profile ('' = none)
-    review        TEXT    CHECK (review IN ('accepted', 'rejected'))  -- NULL: not reviewed
+    review        TEXT    CHECK (review IN ('accepted', 'rejected')),  -- NULL: not reviewed
+    confidence    REAL,     -- the probability of the digit read, as shown
+    shown_sure    INTEGER   -- 1: shown without an "unsure" flag, 0: flagged, NULL: not recorded (before v3)
 );
 CREATE INDEX answers_by_profile ON answers (profile, id);
+CREATE INDEX answers_for_figures ON answers (source, created_at, label, predicted, confidence, shown_sure);
 """
 # From schema version N to N + 1, the same SQL on both databases. Version 1 had no
 # version mark (SQLite's user_version reads 0; PostgreSQL has no schema_version table).
@@ -40,7 +44,27 @@ ALTER TABLE answers ADD COLUMN profile TEXT NOT NULL DEFAULT '';
 ALTER TABLE answers ADD COLUMN review TEXT CHECK (review IN ('accepted', 'rejected'));
 CREATE INDEX answers_by_profile ON answers (profile, id);
 """,
+    # The operator's figures of the wild, aggregated in the database from an index alone.
+    2: """
+ALTER TABLE answers ADD COLUMN confidence REAL;
+ALTER TABLE answers ADD COLUMN shown_sure INTEGER;
+CREATE INDEX answers_for_figures ON answers (source, created_at, label, predicted, confidence, shown_sure);
+""",
 }
+BACKFILL_BATCH = 1000
+
+
+def backfill_confidence(connection) -> None:
+    """After migration 2: each older answer's confidence, from its stored probabilities
+    (whether it was shown as sure was not recorded then, and stays NULL)."""
+    while True:
+        rows = connection.execute("SELECT id, predicted, probabilities FROM answers WHERE confidence IS NULL "
+                                  f"ORDER BY id LIMIT {BACKFILL_BATCH}").fetchall()
+        for answer_id, predicted, probabilities in rows:
+            connection.execute("UPDATE answers SET confidence = ? WHERE id = ?",
+                               (float(json.loads(probabilities)[int(predicted)]), int(answer_id)))
+        if len(rows) < BACKFILL_BATCH:
+            return
 
 
 class Database(Protocol):
@@ -88,6 +112,8 @@ def ensure_schema(database: Database, connection) -> None:
         else:
             for step in range(version, SCHEMA_VERSION):
                 run_script(connection, MIGRATIONS[step])
+                if step == 2:
+                    backfill_confidence(connection)
         if version < SCHEMA_VERSION:
             database.mark_version(connection, SCHEMA_VERSION)
     refuse_newer(version, database)

@@ -34,7 +34,8 @@ DEFAULT_DB_PATH = PROJECT_ROOT / "feedback.sqlite3"
 BUSY_TIMEOUT_S = 5.0
 IDX_IMAGES_NAME = "feedback-images-idx3-ubyte.gz"
 IDX_LABELS_NAME = "feedback-labels-idx1-ubyte.gz"
-_FILTERS = ("id", "label", "predicted", "source", "model_version", "review")
+_FILTERS = ("id", "label", "predicted", "source", "model_version", "review", "misread")
+_ORDERS = {"newest": "id DESC", "oldest": "id ASC", "most confident": "confidence DESC, id DESC"}
 _COLUMNS = ("id, created_at, source, predicted, label, probabilities, model_version, image, crop_png, "
             "profile, review")
 _NO_LIMIT = 2**63 - 1  # LIMIT for "all rows": SQLite takes no NULL there, PostgreSQL no -1
@@ -78,6 +79,9 @@ def _where(filters: dict, profile: str | None = None) -> tuple[str, list]:
             continue
         if name == "review" and value == PENDING:
             clauses.append("review IS NULL")
+            continue
+        if name == "misread":  # True: the label is not what was read; False: it is
+            clauses.append("label <> predicted" if value else "label = predicted")
             continue
         clauses.append(f"{name} = ?")
         values.append(value)
@@ -150,11 +154,12 @@ class FeedbackStore:
     # --- writing --------------------------------------------------------------------
     def add(self, image28: np.ndarray, label: int, predicted: int, probabilities: np.ndarray,
             model_version: str, source: str, crop_png: bytes | None = None,
-            created_at: datetime | None = None) -> int:
+            created_at: datetime | None = None, shown_sure: bool | None = None) -> int:
         """Store one answer; returns its id.
 
         image28: float32 (28, 28) in [0, 1] or uint8 (28, 28), the model's input;
-        probabilities: (10,) floats; crop_png: the original crop as PNG bytes.
+        probabilities: (10,) floats; crop_png: the original crop as PNG bytes;
+        shown_sure: whether the reading was shown without an "unsure" flag (None: unknown).
         """
         if source not in SOURCES:
             raise ValueError(f"source must be one of {SOURCES}, not {source!r}")
@@ -175,12 +180,14 @@ class FeedbackStore:
             image_to_uint8(image28).tobytes(),
             crop_png,
             self.profile or "",
+            probabilities[int(predicted)],
+            None if shown_sure is None else int(bool(shown_sure)),
         )
         with self._connect() as connection:
             # fetchall: SQLite commits a RETURNING statement once it has run to its end.
             [(answer_id,)] = connection.execute(
-                "INSERT INTO answers (created_at, source, predicted, label, probabilities, "
-                "model_version, image, crop_png, profile) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                "INSERT INTO answers (created_at, source, predicted, label, probabilities, model_version, image, "
+                "crop_png, profile, confidence, shown_sure) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 row).fetchall()
             return int(answer_id)
 
@@ -220,13 +227,14 @@ class FeedbackStore:
 
     # --- reading ----------------------------------------------------------------------
     def list_answers(self, *, limit: int | None = None, offset: int = 0, newest_first: bool = True,
-                     **filters) -> list[Answer]:
+                     order: str | None = None, **filters) -> list[Answer]:
         """Answers matching ``filters`` (id, label, predicted, source, model_version,
-        review, where ``PENDING`` means none yet; None = any), newest first, ``limit`` of
-        them from ``offset``."""
+        review, where ``PENDING`` means none yet, and misread; None = any), ``limit`` of
+        them from ``offset``, newest first (or oldest, ``newest_first=False``); order:
+        "newest", "oldest" or "most confident" (the reading's confidence) instead."""
         where, values = _where(filters, self.profile)
-        order = "DESC" if newest_first else "ASC"
-        query = f"SELECT {_COLUMNS} FROM answers{where} ORDER BY id {order} LIMIT ? OFFSET ?"
+        order_by = _ORDERS[order or ("newest" if newest_first else "oldest")]
+        query = f"SELECT {_COLUMNS} FROM answers{where} ORDER BY {order_by} LIMIT ? OFFSET ?"
         with self._connect() as connection:
             rows = connection.execute(query, [*values, _NO_LIMIT if limit is None else int(limit), int(offset)])
             return [_row_to_answer(row) for row in rows.fetchall()]
@@ -297,35 +305,65 @@ class FeedbackStore:
         labels = np.asarray([a.label for a in answers], np.uint8)
         return ids, images, labels
 
+    # --- figures, aggregated in the database -----------------------------------------
+    def daily_figures(self, unsure_below: float) -> list[tuple[str, str, int, int, int, int]]:
+        """Per UTC day and source: (day "YYYY-MM-DD", source, answers, read right, shown as
+        unsure, wrong while shown as sure), oldest day first. An answer stored before the
+        app recorded what it showed counts as unsure when its confidence is below
+        ``unsure_below``. One query over an index, whatever the number of answers."""
+        where, values = _where({}, self.profile)
+        sure = "(CASE WHEN shown_sure IS NOT NULL THEN shown_sure WHEN confidence >= ? THEN 1 ELSE 0 END)"
+        query = (f"SELECT SUBSTR(created_at, 1, 10) AS day, source, COUNT(*), "
+                 f"SUM(CASE WHEN label = predicted THEN 1 ELSE 0 END), "
+                 f"SUM(1 - {sure}), SUM(CASE WHEN label <> predicted THEN {sure} ELSE 0 END) "
+                 f"FROM answers{where} GROUP BY day, source ORDER BY day, source")
+        with self._connect() as connection:
+            rows = connection.execute(query, [float(unsure_below), float(unsure_below), *values]).fetchall()
+        return [(day, source, int(n), int(right), int(unsure), int(wrong_sure))
+                for day, source, n, right, unsure, wrong_sure in rows]
+
+    def confusion_counts(self, **filters) -> np.ndarray:
+        """int64 (10, 10): answers per (label, digit read) matching ``filters``, counted in the database."""
+        where, values = _where(filters, self.profile)
+        with self._connect() as connection:
+            rows = connection.execute(f"SELECT label, predicted, COUNT(*) FROM answers{where} "
+                                      f"GROUP BY label, predicted", values).fetchall()
+        matrix = np.zeros((10, 10), np.int64)
+        for label, predicted, n in rows:
+            matrix[int(label), int(predicted)] = int(n)
+        return matrix
+
     # --- exports (oldest first, so exports are stable as answers arrive) ----------------
-    def export_csv(self) -> bytes:
-        """One row per answer: id, time, source, label, predicted, confidence, model
-        version and the image's file name inside ``export_png_zip``."""
+    def export_csv(self, **filters) -> bytes:
+        """One row per answer (matching ``filters``, as ``list_answers``): id, time,
+        source, label, predicted, confidence, model version and the image's file name
+        inside ``export_png_zip``."""
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(["id", "created_at", "source", "label", "predicted", "confidence",
                          "model_version", "image_file"])
-        for a in self.list_answers(newest_first=False):
+        for a in self.list_answers(newest_first=False, **filters):
             writer.writerow([a.id, a.created_at, a.source, a.label, a.predicted,
                              f"{a.confidence:.6f}", a.model_version, a.image_name])
         return buffer.getvalue().encode()
 
-    def export_png_zip(self) -> bytes:
+    def export_png_zip(self, **filters) -> bytes:
         """A zip of ``labels.csv``, ``images/<id>_label<d>.png`` (28x28) and
-        ``crops/<id>.png`` (the original crops)."""
+        ``crops/<id>.png`` (the original crops), of the answers matching ``filters``."""
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr("labels.csv", self.export_csv())
-            for a in self.list_answers(newest_first=False):
+            archive.writestr("labels.csv", self.export_csv(**filters))
+            for a in self.list_answers(newest_first=False, **filters):
                 archive.writestr(a.image_name, png_bytes(a.image))
                 if a.crop_png:
                     archive.writestr(f"crops/{a.id:06d}.png", a.crop_png)
         return buffer.getvalue()
 
-    def export_idx(self) -> dict[str, bytes]:
-        """The answers as MNIST-format files, gzip'd: ``{file name: bytes}`` for the
-        images (idx3) and the true labels (idx1); readable by ``mnist_app.data.load_idx``."""
-        _, images, labels = self.images_and_labels()
+    def export_idx(self, **filters) -> dict[str, bytes]:
+        """The answers (matching ``filters``) as MNIST-format files, gzip'd: ``{file name:
+        bytes}`` for the images (idx3) and the true labels (idx1); readable by
+        ``mnist_app.data.load_idx``."""
+        _, images, labels = self.images_and_labels(**filters)
         return {
             IDX_IMAGES_NAME: gzip.compress(encode_idx(images), mtime=0),
             IDX_LABELS_NAME: gzip.compress(encode_idx(labels), mtime=0),

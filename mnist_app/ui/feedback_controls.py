@@ -46,7 +46,8 @@ def _save(state_key: str, digit: DigitReading, label: int | str, source: str, pi
         answer_id = store.add(
             digit.crop.image, label=label, predicted=digit.digit, probabilities=digit.probabilities,
             model_version=resources.current_model_version(), source=source,
-            crop_png=None if picture is None else png_bytes(original_crop(picture, digit.crop.box)))
+            crop_png=None if picture is None else png_bytes(original_crop(picture, digit.crop.box)),
+            shown_sure=not digit.unsure)
     except (FeedbackStoreError, OSError) as exc:
         st.session_state[state_key] = {"error": str(exc)}
         return

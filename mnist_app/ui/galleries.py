@@ -59,6 +59,26 @@ def set_results(recognizer: Recognizer, version: str, name: str) -> SetResults:
     return cached["results"]
 
 
+# --- the wild over time ------------------------------------------------------------------
+TREND_COLOURS = {"all": "#444444", "draw": "#e4572e", "photo": "#3a7ca5"}
+TREND_NAMES = {"all": "both", "draw": "drawn", "photo": "photos"}
+
+
+def trend_chart(points: list[dict]) -> alt.Chart:
+    """Accuracy per period (``wild.trend``'s points), a line per source, the counts and
+    shares in each point's tooltip."""
+    data = pd.DataFrame(points).assign(source=lambda frame: frame["source"].map(TREND_NAMES))
+    return alt.Chart(data, height=240).mark_line(point=True).encode(
+        x=alt.X("period:T", title=None, axis=alt.Axis(format="%d %b")),
+        y=alt.Y("accuracy:Q", title="Read right", axis=alt.Axis(format="%"), scale=alt.Scale(zero=False)),
+        color=alt.Color("source:N", title=None, scale=alt.Scale(domain=list(TREND_NAMES.values()),
+                                                                 range=list(TREND_COLOURS.values()))),
+        tooltip=[alt.Tooltip("period:T", format="%Y-%m-%d"), alt.Tooltip("source:N"), alt.Tooltip("answers:Q"),
+                 alt.Tooltip("accuracy:Q", format=".1%"), alt.Tooltip("unsure:Q", format=".1%"),
+                 alt.Tooltip("wrong_but_sure:Q", format=".1%", title="wrong but sure")],
+    )
+
+
 # --- the confusion matrix ---------------------------------------------------------------
 def _error_colours(values: np.ndarray, top: float) -> list[str]:
     """Hex colours from light to deep orange-red for values in [0, top] (square-root
