@@ -53,6 +53,10 @@ def test_the_operator_opens_with_the_secret_sees_the_wild_and_accepts_answers_fo
         expect(matrix_cell(page, 3, 3)).to_have_attribute("aria-label", re.compile(r"Images: 1;"))
         expect(page.get_by_text("2 images, most confident first")).to_be_visible()  # the mistakes: ann's
         app.screenshot("page_operator")
+        # Live: a new answer shows within the view's refresh, without a reload.
+        store.for_profile("carol").add(x[three], 3, 3, np.eye(10)[3], "v", "photo", shown_sure=True)
+        expect(page.get_by_text("4 answers from visitors")).to_be_visible(timeout=3 * 10_000)
+        expect(matrix_cell(page, 3, 3)).to_have_attribute("aria-label", re.compile(r"Images: 2;"))
         with app.rerun("clicking the matrix cell"):
             matrix_cell(page, 7, 1).click(force=True)  # the count's text lies on top of the cell
         expect(page.get_by_role("heading", name="Meant 7, read 1")).to_be_visible()
@@ -64,15 +68,15 @@ def test_the_operator_opens_with_the_secret_sees_the_wild_and_accepts_answers_fo
 
         with app.rerun("switching to the review"):
             page.get_by_text("Review answers", exact=True).click()
-        expect(page.locator("[data-testid=stMetric]", has_text="Not reviewed")).to_contain_text("3",
+        expect(page.locator("[data-testid=stMetric]", has_text="Not reviewed")).to_contain_text("4",
                                                                                             timeout=PAGE_TIMEOUT_MS)
-        expect(page.locator("[data-testid=stMetric]", has_text="Profiles")).to_contain_text("2")
+        expect(page.locator("[data-testid=stMetric]", has_text="Profiles")).to_contain_text("3")
         with app.rerun("accepting the page"):
-            page.get_by_role("button", name="Accept the 3 on this page").click()
+            page.get_by_role("button", name="Accept the 4 on this page").click()
         expect(page.locator("[data-testid=stMetric]", has_text="Accepted for training")).to_contain_text(
-            "3", timeout=RERUN_TIMEOUT_MS)
+            "4", timeout=RERUN_TIMEOUT_MS)
     finally:
         app.close()
-    assert store.count(review="accepted") == 3 and store.count(review=PENDING) == 0
+    assert store.count(review="accepted") == 4 and store.count(review=PENDING) == 0
     (x_train, _), (x_held, _) = training_split(store)
-    assert len(x_train) + len(x_held) == 3
+    assert len(x_train) + len(x_held) == 4
