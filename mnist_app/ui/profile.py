@@ -71,5 +71,4 @@ def show_examples_used(reading: Reading, examples: Examples, key: str) -> None:
             note = widgets.examples_note(digit, f"Digit #{position + 1} " if len(reading.digits) > 1 else "")
             if note:
                 st.markdown(note[0].upper() + note[1:])
-                pictures, captions = widgets.example_thumbnails(digit, examples)
-                st.image(pictures, caption=captions, width=56)
+                st.image(widgets.example_thumbnails(digit, examples), caption=f"your {digit.digit}s")

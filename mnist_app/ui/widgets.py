@@ -135,11 +135,14 @@ def straightening_note(reading: Reading) -> str | None:
             f"(the shared model alone reads them as drawn).")
 
 
-def example_thumbnails(digit: DigitReading, examples: Examples, scale: int = 2) -> tuple[list[np.ndarray], list[str]]:
-    """The visitor's examples a reading came from: uint8 RGB images (28 scale, same, 3)
-    and captions."""
+def example_thumbnails(digit: DigitReading, examples: Examples, scale: int = 2, gap: int = 6) -> np.ndarray:
+    """The visitor's examples a reading came from, side by side in one picture (one
+    image to send, not one per example): uint8 (28 scale, k (28 scale + gap) - gap, 3)."""
     pictures = [enlarge(examples.image(answer_id) / 255, scale=scale) for answer_id in digit.from_examples]
-    return pictures, [f"your {digit.digit}"] * len(pictures)
+    strip = np.full((28 * scale, len(pictures) * (28 * scale + gap) - gap, 3), 255, np.uint8)
+    for k, picture in enumerate(pictures):
+        strip[:, k * (28 * scale + gap):k * (28 * scale + gap) + 28 * scale] = picture
+    return strip
 
 
 def shared_text(reading: Reading) -> str:

@@ -8,7 +8,7 @@ from mnist_app.inference import Reading
 from mnist_app.preprocess import INK_THRESHOLD, ink_from_picture
 from mnist_app.segmentation import segment_digits
 from mnist_app.ui import profile, resources, widgets
-from mnist_app.ui.feedback_controls import feedback_controls
+from mnist_app.ui.feedback_controls import feedback_controls, original_crops
 from mnist_app.visual import enlarge, saliency_on_drawing, saliency_on_input
 
 CANVAS_WIDTH, CANVAS_HEIGHT = 560, 320
@@ -29,10 +29,10 @@ def clear_canvas() -> None:
 
 
 @st.fragment
-def answer_panel(reading: Reading, picture: np.ndarray, chosen: int) -> None:
+def answer_panel(reading: Reading, originals: list[np.ndarray], chosen: int) -> None:
     """"Yes" or the right digit under the reading: an answer reruns this panel alone, a
     correction the drawing's reading too (read again with it)."""
-    feedback_controls(reading, key_prefix="draw", source="draw", picture=picture, digits=[chosen],
+    feedback_controls(reading, key_prefix="draw", source="draw", originals=originals, digits=[chosen],
                       rerun_on_correction="drawing")
 
 
@@ -79,7 +79,7 @@ def drawing() -> None:
                     chosen = st.radio("Inspect digit", range(len(reading.digits)), horizontal=True,
                                       format_func=lambda i: f"#{i + 1}: {reading.digits[i].digit}")
                 digit = reading.digits[chosen]
-                answer_panel(reading, image, chosen)
+                answer_panel(reading, original_crops(image, reading), chosen)
             elif image is not None and (ink > INK_THRESHOLD).any():
                 st.info("Nothing to read yet: that looks like a dot or a speck, not a digit.")
         if not reading.empty:

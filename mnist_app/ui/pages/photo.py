@@ -9,9 +9,9 @@ import streamlit as st
 from mnist_app import ASSETS_DIR
 from mnist_app.images import ImageError, decode_image
 from mnist_app.inference import Reading
-from mnist_app.photo import PhotoAnalysis, analyse_picture, annotated
+from mnist_app.photo import analyse_picture, annotated
 from mnist_app.ui import profile, resources, widgets
-from mnist_app.ui.feedback_controls import feedback_controls
+from mnist_app.ui.feedback_controls import feedback_controls, original_crops
 from mnist_app.visual import enlarge, saliency_on_drawing, saliency_on_input
 
 SAMPLES_DIR = ASSETS_DIR / "samples"
@@ -65,10 +65,12 @@ if not sources:
 
 
 @st.fragment
-def explanation(i: int, reading: Reading, gradients: list[np.ndarray], ink: np.ndarray, crops: list) -> None:
-    """Saliency of one digit on demand: its controls rerun this alone, not the reading."""
+def explanation(i: int, reading: Reading, gradients: list[np.ndarray], data: bytes, crops: list) -> None:
+    """Saliency of one digit on demand: its controls rerun this alone, not the reading.
+    data: the picture's file (its analysis comes from the cache when shown)."""
     if not st.toggle("Why? Show what the model looked at", key=f"photo_explain_{i}"):
         return
+    ink = _analyse(data).ink
     controls = st.columns(2)
     chosen = controls[0].selectbox("Digit", range(len(reading.digits)), key=f"photo_digit_{i}",
                                    format_func=lambda k: f"#{k + 1}: {reading.digits[k].digit}")
@@ -87,18 +89,21 @@ def explanation(i: int, reading: Reading, gradients: list[np.ndarray], ink: np.n
 
 
 @st.fragment
-def answer_panel(i: int, reading: Reading, picture: np.ndarray) -> None:
+def answer_panel(i: int, reading: Reading, originals: list[np.ndarray]) -> None:
     """"Yes" or the right digit under each digit read: an answer reruns this panel alone, a
     correction the whole page (the photo read again with it)."""
-    feedback_controls(reading, key_prefix=f"photo_{i}", source="photo", picture=picture, rerun_on_correction="app")
+    feedback_controls(reading, key_prefix=f"photo_{i}", source="photo", originals=originals,
+                      rerun_on_correction="app")
 
 
 @st.fragment
-def how_it_was_read(i: int, analysis: PhotoAnalysis) -> None:
-    """The steps of reading the photo, drawn only when opened (opening reruns this alone)."""
+def how_it_was_read(i: int, data: bytes) -> None:
+    """The steps of reading the photo (``data``, its file, analysed once in the cache),
+    drawn only when opened (opening reruns this alone)."""
     steps_shown = st.expander("How the photo was read", key=f"photo_steps_{i}", on_change="rerun")
     if not steps_shown.open:
         return
+    analysis = _analyse(data)
     with steps_shown:
         if analysis.is_photo:
             polarity = "light ink on a dark background" if analysis.light_on_dark else "dark ink on light paper"
@@ -170,13 +175,13 @@ def show_result(i: int, name: str, data: bytes) -> None:
             flag = " ?" if d.unsure else ""
             columns[k % len(columns)].image(enlarge(d.crop.image, scale=4), width="stretch",
                                             caption=f"#{k + 1}: {d.digit}{flag} ({d.confidence:.0%})")
-        explanation(i, reading, gradients, analysis.ink, crops)
+        explanation(i, reading, gradients, data, crops)
         with st.expander("Teach the model: were these digits read right?"):
             # Same readings, boxes on the working copy, whose pixels are stored with each answer.
             on_working_copy = Reading([replace(d, crop=c) for d, c in zip(reading.digits, crops)])
-            answer_panel(i, on_working_copy, analysis.rgb)
+            answer_panel(i, on_working_copy, original_crops(analysis.rgb, on_working_copy))
 
-    how_it_was_read(i, analysis)
+    how_it_was_read(i, data)
 
 for i, (name, data) in enumerate(sources):
     with st.container(border=True):
