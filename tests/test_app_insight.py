@@ -290,3 +290,17 @@ def test_an_unwritable_store_warns_and_the_page_still_predicts(monkeypatch, mnis
     assert any("not saved" in w.value for w in at.warning)
     assert re.search(r"\d", prediction_text(at)).group() == predicted
     assert len(at.get("image")) >= 3  # the input and the saliency maps are still shown
+
+
+def test_the_operators_live_view_says_when_the_answers_cannot_be_read(monkeypatch, tmp_path):
+    broken = tmp_path / "feedback.sqlite3"
+    broken.write_text("not a database")  # a file that is no SQLite store
+    monkeypatch.setenv("MNIST_FEEDBACK_DB", str(broken))
+    monkeypatch.setenv("MNIST_OPERATOR_SECRET", "s3cret")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at.run()
+    at.switch_page("mnist_app/ui/pages/operator.py").run()
+    at.text_input(key="operator_secret_input").input("s3cret")
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    assert any("cannot be read" in w.value and "not an SQLite database" in w.value for w in at.warning)

@@ -17,7 +17,6 @@ LIVE_EVERY_S = 10  # the live view reads the store again this often
 SOURCES_SHOWN = {None: "Both", "draw": "Drawn", "photo": "Photos"}
 
 
-
 def try_secret() -> None:
     """Form callback: open the view if the secret is right, before the page is laid out."""
     st.session_state["operator_refused"] = not operator.unlock(st.session_state.get("operator_secret_input", ""))
@@ -62,7 +61,15 @@ def source_figures(rows: list, source: str) -> None:
 
 @st.fragment(run_every=LIVE_EVERY_S)
 def live_view() -> None:
-    """What visitors confirmed or corrected, read again every ``LIVE_EVERY_S`` seconds."""
+    """What visitors confirmed or corrected, read again every ``LIVE_EVERY_S`` seconds
+    (a store that cannot be read says so, and the next refresh tries again)."""
+    try:
+        wild_figures()
+    except FeedbackStoreError as exc:
+        st.warning(f"The answers cannot be read: {exc}")
+
+
+def wild_figures() -> None:
     rows = store.daily_figures(recognizer.unsure_below)
     if not rows:
         st.info("No answers yet: visitors' confirmed and corrected readings will show here as they come.")
