@@ -11,7 +11,7 @@ help:
 	@echo "make run            start the app on http://localhost:8501 (PORT=8600 for another port)"
 	@echo "make test           run every test (needs Debian's chromium, postgresql and haproxy)"
 	@echo "make screenshots    refresh the README's pictures of the pages from the browser tests"
-	@echo "make bench          speed and memory: one drawing by stage, cold start, the browser round trip"
+	@echo "make bench          speed and memory: one drawing by stage, cold start, first visits, the browser round trip"
 	@echo "make load           simulated users on one app server (CLIENTS=10 DURATION=300)"
 	@echo "make train          train the model into assets/ (about 2 h on 2 CPU cores)"
 	@echo "make evaluate       accuracy and honesty on MNIST's test digits"
