@@ -362,19 +362,14 @@ class ExampleCache:
         """Fit the straightening of ``examples`` and use it for the profile's examples as
         they are by then (answers added meanwhile get their vectors under it too)."""
         try:
-            inputs = examples.images.astype(np.float32) / 255
-            straightening = self.reader.fit_straightening(inputs, examples.labels)
+            straightening = self._fitted(examples)
             with self._profile_locks[hash(key) % self.LOCK_STRIPES]:
                 with self._lock:
                     entry = self._entries.get(key)
                 if entry is None:
                     return
-                now = entry.examples
-                vectors = (now.vectors if straightening == now.straightening
-                           else self.reader.example_vectors(now.images.astype(np.float32) / 255, straightening))
-                fitted_on = len(examples) if now.fitted_on >= 0 else -1  # deleted meanwhile: due again
-                self._keep(key, _Entry(entry.revision, Examples(now.ids, now.labels, vectors.astype(np.float32),
-                                                                now.images, straightening, fitted_on)))
+                fitted_on = len(examples) if entry.examples.fitted_on >= 0 else -1  # deleted meanwhile: due again
+                self._keep(key, _Entry(entry.revision, self._straightened(entry.examples, straightening, fitted_on)))
         finally:
             with self._lock:
                 self._fitting.discard(key)
@@ -386,13 +381,15 @@ class ExampleCache:
         except Exception:  # noqa: BLE001 - a background thread has no one to raise to
             log.exception("bringing a profile's examples up to date failed")
 
-    def _with_fit(self, examples: Examples) -> Examples:
-        """``examples`` with the straightening fitted on them now (vectors again if it moved)."""
-        inputs = examples.images.astype(np.float32) / 255
-        straightening = self.reader.fit_straightening(inputs, examples.labels)
+    def _fitted(self, examples: Examples) -> Straightening:
+        return self.reader.fit_straightening(examples.images.astype(np.float32) / 255, examples.labels)
+
+    def _straightened(self, examples: Examples, straightening: Straightening, fitted_on: int) -> Examples:
+        """``examples`` read under ``straightening`` (every vector again if it moved)."""
         vectors = (examples.vectors if straightening == examples.straightening
-                   else self.reader.example_vectors(inputs, straightening).astype(np.float32))
-        return Examples(examples.ids, examples.labels, vectors, examples.images, straightening, len(examples))
+                   else self.reader.example_vectors(examples.images.astype(np.float32) / 255, straightening))
+        return Examples(examples.ids, examples.labels, vectors.astype(np.float32), examples.images, straightening,
+                        fitted_on)
 
     def _refreshed(self, store, old: Examples | None, fit: bool) -> Examples:
         """``old`` brought up to date with ``store``: new answers' vectors computed, deleted
@@ -408,7 +405,9 @@ class ExampleCache:
         examples = Examples(np.concatenate([old.ids[kept], new_ids]), np.concatenate([old.labels[kept], new_labels]),
                             vectors.astype(np.float32), np.concatenate([old.images[kept], new_images]),
                             old.straightening, fitted_on)
-        return self._with_fit(examples) if fit and refit_due(fitted_on, len(examples)) else examples
+        if fit and refit_due(fitted_on, len(examples)):
+            return self._straightened(examples, self._fitted(examples), len(examples))
+        return examples
 
 
 def refit_due(fitted_on: int, count: int) -> bool:

@@ -14,9 +14,9 @@ import io
 import json
 import os
 import zipfile
-from typing import TYPE_CHECKING
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 

@@ -35,15 +35,19 @@ _preloaded: dict[str, Recognizer] = {}  # by model version, loaded before the fi
 _preload_lock = threading.Lock()
 
 
+def _warm_recognizer() -> Recognizer:
+    recognizer = Recognizer.from_file(MODEL_PATH)
+    recognizer.warm_up()
+    return recognizer
+
+
 def preload() -> None:
     """Load the model now, ahead of the first visitor (``mnist_app.ui.serve`` does, once
     the server listens); the first page run then takes it instead of loading it."""
     version = current_model_version()
     with _preload_lock:
         if version not in _preloaded:
-            recognizer = Recognizer.from_file(MODEL_PATH)
-            recognizer.warm_up()
-            _preloaded[version] = recognizer
+            _preloaded[version] = _warm_recognizer()
 
 
 @st.cache_resource(show_spinner="Loading the model...", max_entries=1)
@@ -51,8 +55,7 @@ def _load_recognizer(version: str) -> Recognizer:
     with _preload_lock:  # a preload under way is waited for, not repeated
         recognizer = _preloaded.pop(version, None)
     if recognizer is None:
-        recognizer = Recognizer.from_file(MODEL_PATH)
-        recognizer.warm_up()
+        recognizer = _warm_recognizer()
     # A full garbage collection (Python's own, or Streamlit's after every script run
     # unless runner.postScriptGC is off, as in .streamlit/config.toml) walks every
     # object, holding the GIL while every session waits (~240 ms when the app still

@@ -20,8 +20,6 @@ import time
 from mnist_app import PROJECT_ROOT
 
 APP = PROJECT_ROOT / "app.py"
-
-
 DEFAULT_PORT = 8501
 START_WAIT_S = 10.0
 
