@@ -3,8 +3,9 @@
 Shared by the canvas (``segment_digits``) and photos (``photo.find_digits_in_photo``):
 
 1. pieces: connected components of the ink, the parts of one digit grouped
-   (``group_digit_parts``: the bar of a 4, the hat of a 5), blobs of digits written
-   touching cut apart (``split_touching``);
+   (``group_digit_parts``: the bar of a 4, the hat of a 5; ``join_small_pieces``: a
+   short stroke close beside a digit), blobs of digits written touching cut apart
+   (``split_touching``);
 2. checked by reading (``join_by_reading``): where two pieces could be one digit (a 0
    whose pen barely closed it, a 5 whose hat flew off to the right, a faint stroke
    broken in two), the network reads the whole and the parts, and the more probable
@@ -169,6 +170,31 @@ def merged(a: Region, b: Region) -> Region:
     mask[ay - y0 : ay - y0 + ah, ax - x0 : ax - x0 + aw] |= a.mask
     mask[by - y0 : by - y0 + bh, bx - x0 : bx - x0 + bw] |= b.mask
     return Region((x0, y0, x1 - x0, y1 - y0), mask, a.doubt)
+
+
+def join_small_pieces(groups: list[Region], height: float) -> list[Region]:
+    """Join each piece under half a digit tall (``height`` px) to the nearest digit close
+    beside it, when the union stays digit-sized: a 5's hat drawn off to the right, the
+    tail of a broken 7, the base of a 2 written as a stroke of its own. Returns the
+    digits (grown) and then the pieces left alone."""
+    big = [g for g in groups if g.box[3] >= 0.5 * height]
+    small = [g for g in groups if g.box[3] < 0.5 * height]
+    rest = []
+    for piece in small:
+        px, py, pw, ph = piece.box
+        best, best_gap = None, 0.3 * height
+        for target in big:
+            tx, ty, tw, th = target.box
+            gap = np.hypot(max(tx - (px + pw), px - (tx + tw), 0), max(ty - (py + ph), py - (ty + th), 0))
+            union_w = max(px + pw, tx + tw) - min(px, tx)
+            union_h = max(py + ph, ty + th) - min(py, ty)
+            if gap <= best_gap and union_h <= 1.5 * height and union_w <= 1.3 * max(height, union_h):
+                best, best_gap = target, gap
+        if best is None:
+            rest.append(piece)
+        else:
+            big[big.index(best)] = merged(best, piece)
+    return big + rest
 
 
 # --- 2. Checked by reading -----------------------------------------------------------
@@ -471,8 +497,9 @@ def segment_digits(ink: np.ndarray, read: Reader | None = None, normalise_width:
 
     ink: float32 (H, W) in [0, 1]. Connected components of the ink (8-connected),
     specks dropped, parts of one digit grouped (``group_digit_parts``), digits
-    written touching each other cut apart (``split_touching``), dots, scribbles and
-    marks too small to be a digit dropped; with ``read``, pieces that read better as
+    written touching each other cut apart (``split_touching``), dots dropped, short
+    strokes close beside a digit joined to it (``join_small_pieces``), marks too small
+    to be a digit dropped; with ``read``, pieces that read better as
     one digit joined (``join_by_reading``). Each digit is masked out of the image, its
     stroke width normalised, and fitted MNIST-style into 28x28.
     Returns [] when there is nothing to read (no ink, or only a dot).
@@ -504,10 +531,18 @@ def segment_digits(ink: np.ndarray, read: Reader | None = None, normalise_width:
         for a, b in split_touching(group_mask):  # boxes in the ink's coordinates
             box = (int(x0 + inked_x + a), int(y0 + inked_y), int(b - a), int(y1 - y0))
             pieces.append(tight(Region(box, group_mask[:, a:b])))
+    # A dot: hardly longer than the pen is wide.
+    pieces = [p for p in pieces if max(p.box[2], p.box[3]) >= max(6.0, 1.5 * width)]
+    if not pieces:
+        return []
     tallest = max(piece.box[3] for piece in pieces)
-    # A dot or a tiny scribble: no longer than a couple of stroke widths, or a mark
-    # under a third of the digits' height (a scan's sliver of its neighbour).
-    regions = [p for p in pieces if max(p.box[2], p.box[3]) >= max(6.0, 2.5 * width, 0.3 * tallest)]
+    height = float(np.median([p.box[3] for p in pieces if p.box[3] >= 0.4 * tallest]))
+    # A short stroke close beside a digit is part of it (the base of a 2 written on
+    # its own); one that is not, a tiny scribble no longer than a couple of stroke
+    # widths or a mark under a third of the digits' height, is no digit (a scan's
+    # sliver of its neighbour).
+    regions = [p for p in join_small_pieces(pieces, height)
+               if max(p.box[2], p.box[3]) >= max(6.0, 2.5 * width, 0.3 * tallest)]
 
     def to_crop(region: Region) -> DigitCrop:
         return _ink_to_crop(ink, region, normalise_width)

@@ -41,8 +41,9 @@ NOT_DIGITS = {
 # the M and the zigzag as a 4 at 100%, features and top logit within the real digits'
 # range (the one-member network let the W through as well; a member trained 40 epochs
 # alone, the six-pointed star); since the pair learnt paper digits (2026-12-07), the W too.
+# The three networks of 2026-12-07 flag the W and the zigzag again; the M still passes.
 # Strict: once they are flagged again, these fail as a reminder.
-NOT_FLAGGED_YET = {"M", "zigzag", "W"}
+NOT_FLAGGED_YET = {"M"}
 
 
 @pytest.mark.parametrize("name", [

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 
 from mnist_app.photo.pixels import odd_size
-from mnist_app.segmentation import Region, group_digit_parts, merged, split_touching, tight
+from mnist_app.segmentation import Region, group_digit_parts, join_small_pieces, split_touching, tight
 
 
 def find_regions(mask: np.ndarray, stroke_px: float,
@@ -96,7 +96,7 @@ def find_regions(mask: np.ndarray, stroke_px: float,
     inner = [r for r in groups if not touches_edge(r.box)] or groups
     tallest = max(r.box[3] for r in inner)
     height = float(np.median([r.box[3] for r in inner if r.box[3] >= 0.4 * tallest]))
-    groups = _join_small_pieces(groups, height)
+    groups = join_small_pieces(groups, height)
 
     regions: list[Region] = []
     for r in groups:
@@ -267,30 +267,6 @@ def _thickness(mask: np.ndarray) -> float:
         return 0.0
     (_, _), (a, b), _ = cv2.minAreaRect(points)
     return float(min(a, b))
-
-
-def _join_small_pieces(groups: list[Region], height: float) -> list[Region]:
-    """Join each piece under half a digit tall to the nearest digit close beside it,
-    when the union stays digit-sized: a 5's hat drawn off to the right, the tail of
-    a broken 7."""
-    big = [g for g in groups if g.box[3] >= 0.5 * height]
-    small = [g for g in groups if g.box[3] < 0.5 * height]
-    rest = []
-    for piece in small:
-        px, py, pw, ph = piece.box
-        best, best_gap = None, 0.3 * height
-        for target in big:
-            tx, ty, tw, th = target.box
-            gap = np.hypot(max(tx - (px + pw), px - (tx + tw), 0), max(ty - (py + ph), py - (ty + th), 0))
-            union_w = max(px + pw, tx + tw) - min(px, tx)
-            union_h = max(py + ph, ty + th) - min(py, ty)
-            if gap <= best_gap and union_h <= 1.5 * height and union_w <= 1.3 * max(height, union_h):
-                best, best_gap = target, gap
-        if best is None:
-            rest.append(piece)
-        else:
-            big[big.index(best)] = merged(best, piece)
-    return big + rest
 
 
 def _split_wide(region: Region) -> list[Region]:
