@@ -82,8 +82,8 @@ def test_quick_training_writes_a_loadable_model_and_a_report(tmp_path, mnist, po
 
 
 def test_fine_tuning_starts_from_the_saved_model_and_says_so(tmp_path):
-    """--fine-tune: the shipped pair, trained on a little more (one quick epoch), keeps its
-    two members and the report names where it started and the command that made it."""
+    """--fine-tune: the shipped model, trained on a little more (one quick epoch), keeps its
+    members and the report names where it started and the command that made it."""
     result = subprocess.run(
         [sys.executable, "train_model.py", "--quick", "--out", str(tmp_path), "--fine-tune", "assets/model.keras",
          "--epochs", "1", "--lr", "1e-5", "--paper-repeat", "1"],
@@ -96,7 +96,9 @@ def test_fine_tuning_starts_from_the_saved_model_and_says_so(tmp_path):
     assert report["training"]["fine_tuned_from"] == {"model": "assets/model.keras",
                                                      "version": model_version(ROOT / "assets" / "model.keras")}
     assert "--fine-tune assets/model.keras" in report["training"]["command"]
-    assert report["architecture"]["members"] == 2 and report["training"]["epochs_run"] == [1, 1]
-    # A small step from the shipped pair still reads MNIST as it did (200 test digits).
+    members = json.loads((ROOT / "assets" / "report.json").read_text())["architecture"]["members"]
+    assert members == 3
+    assert report["architecture"]["members"] == members and report["training"]["epochs_run"] == [1] * members
+    # A small step from the shipped model still reads MNIST as it did (200 test digits).
     assert report["sets"]["mnist"]["accuracy"] >= 0.98
 
