@@ -172,6 +172,13 @@ def merged(a: Region, b: Region) -> Region:
     return Region((x0, y0, x1 - x0, y1 - y0), mask, a.doubt)
 
 
+def typical_height(regions: list[Region]) -> float:
+    """The digits' height in px: the median of the regions at least 0.4 of the tallest's
+    (so a 5's hat or a speck does not count)."""
+    tallest = max(r.box[3] for r in regions)
+    return float(np.median([r.box[3] for r in regions if r.box[3] >= 0.4 * tallest]))
+
+
 def join_small_pieces(groups: list[Region], height: float) -> list[Region]:
     """Join each piece under half a digit tall (``height`` px) to the nearest digit close
     beside it, when the union stays digit-sized: a 5's hat drawn off to the right, the
@@ -536,7 +543,7 @@ def segment_digits(ink: np.ndarray, read: Reader | None = None, normalise_width:
     if not pieces:
         return []
     tallest = max(piece.box[3] for piece in pieces)
-    height = float(np.median([p.box[3] for p in pieces if p.box[3] >= 0.4 * tallest]))
+    height = typical_height(pieces)
     # A short stroke close beside a digit is part of it (the base of a 2 written on
     # its own); one that is not, a tiny scribble no longer than a couple of stroke
     # widths or a mark under a third of the digits' height, is no digit (a scan's

@@ -7,7 +7,8 @@ import cv2
 import numpy as np
 
 from mnist_app.photo.pixels import odd_size
-from mnist_app.segmentation import Region, group_digit_parts, join_small_pieces, split_touching, tight
+from mnist_app.segmentation import (Region, group_digit_parts, join_small_pieces, split_touching, tight,
+                                    typical_height)
 
 
 def find_regions(mask: np.ndarray, stroke_px: float,
@@ -93,9 +94,7 @@ def find_regions(mask: np.ndarray, stroke_px: float,
         region_mask = np.isin(labels[y0:y1, x0:x1], members).astype(np.uint8) & mask[y0:y1, x0:x1]
         groups.append(Region((int(x0), int(y0), int(x1 - x0), int(y1 - y0)), region_mask))
 
-    inner = [r for r in groups if not touches_edge(r.box)] or groups
-    tallest = max(r.box[3] for r in inner)
-    height = float(np.median([r.box[3] for r in inner if r.box[3] >= 0.4 * tallest]))
+    height = typical_height([r for r in groups if not touches_edge(r.box)] or groups)
     groups = join_small_pieces(groups, height)
 
     regions: list[Region] = []
