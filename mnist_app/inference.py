@@ -156,15 +156,23 @@ class Recognizer:
             0, SMOOTHGRAD_NOISE, (SMOOTHGRAD_SAMPLES, 28, 28)).astype(np.float32)
 
     @classmethod
-    def from_file(cls, model_path, threads: int = 1) -> "Recognizer":
+    def from_file(cls, model_path, threads: int = 1, interpreters: int = 1) -> "Recognizer":
         """The network exported from the model file, with its calibration beside it: the
         top-logit threshold, the temperature and the unsure threshold from report.json
         and the feature statistics (any may be missing: no such check, or the defaults).
-        threads: per network call; 1 to serve sessions, the machine's cores for batch work."""
+        threads: per network call; 1 to serve sessions, the machine's cores for batch work.
+        interpreters: network calls that can run at once (``Network``)."""
         calibration = load_calibration(model_path)
-        return cls(Network.from_file(model_path, threads), min_top_logit=calibration.get("min_top_logit"),
-                   density=load_feature_density(model_path), temperature=calibration.get("temperature", 1.0),
+        return cls(Network.from_file(model_path, threads, interpreters),
+                   min_top_logit=calibration.get("min_top_logit"), density=load_feature_density(model_path),
+                   temperature=calibration.get("temperature", 1.0),
                    unsure_below=calibration.get("unsure_below", UNSURE_BELOW))
+
+    def with_own_network(self) -> "Recognizer":
+        """The same reader over a network of its own (one interpreter): background work
+        on it never waits for the sessions' readings, nor they for it."""
+        return Recognizer(self.network.another(), self.min_top_logit, self.density, self.temperature,
+                          self.unsure_below)
 
     # --- public API --------------------------------------------------------------
     def predict(self, images: np.ndarray) -> np.ndarray:
@@ -304,6 +312,7 @@ class Recognizer:
 
     def warm_up(self) -> None:
         """Run every network call once so the first user action is fast."""
+        self.network.warm_up()
         blank = np.zeros((28, 28), np.float32)
         self.predict(blank[None])
         self.predict_and_explain(blank[None])

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
+import queue
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,7 @@ REPORT_PATH = ASSETS_DIR / "report.json"
 NETWORK_NAME = "network.tflite"
 NUM_CLASSES = 10
 BATCH = 256  # images per interpreter call: another session's drawing waits at most one batch
+SIGNATURES = ("read", "explain", "gradient")
 
 
 def network_path(model_path: Path | str = MODEL_PATH) -> Path:
@@ -38,23 +39,46 @@ def network_path(model_path: Path | str = MODEL_PATH) -> Path:
 
 
 class Network:
-    """A LiteRT interpreter over an exported network, safe to share between threads
-    (one call runs at a time; a batch is cut into calls of ``BATCH`` images).
+    """LiteRT interpreters over an exported network, safe to share between threads:
+    each call takes an idle interpreter of the pool (waiting for one when all are busy),
+    and a batch is cut into calls of ``BATCH`` images.
 
-    threads: the interpreter's threads per call; 1 for serving (a drawing's ops are too
-    small to split, and two sessions' calls then share the cores fairly).
+    threads: each interpreter's threads per call; 1 for serving (a drawing's ops are too
+    small to split). interpreters: how many calls can run at once; a server gives one
+    per core, so two sessions' drawings are read side by side (each holds ~40 MB).
     """
 
-    def __init__(self, flatbuffer: bytes, threads: int = 1):
+    def __init__(self, flatbuffer: bytes, threads: int = 1, interpreters: int = 1):
         from ai_edge_litert.interpreter import Interpreter
 
-        self._interpreter = Interpreter(model_content=bytes(flatbuffer), num_threads=threads)
-        self._runners = {name: self._interpreter.get_signature_runner(name) for name in ("read", "explain", "gradient")}
-        self._lock = threading.Lock()
+        self._flatbuffer = bytes(flatbuffer)
+        self._threads = threads
+        self.interpreters = max(1, int(interpreters))
+        self._idle: queue.SimpleQueue = queue.SimpleQueue()
+        for _ in range(self.interpreters):
+            interpreter = Interpreter(model_content=self._flatbuffer, num_threads=threads)
+            self._idle.put((interpreter, {name: interpreter.get_signature_runner(name) for name in SIGNATURES}))
         self.feature_width = int(self._run("read", images=np.zeros((1, 28, 28), np.float32))["features"].shape[1])
 
+    def another(self, interpreters: int = 1) -> "Network":
+        """The same network in interpreters of its own: for work that must neither wait
+        for this one's calls nor hold them up (a profile's fit in the background)."""
+        return Network(self._flatbuffer, self._threads, interpreters)
+
+    def warm_up(self) -> None:
+        """Run every signature once in every interpreter (the first call of each is slow)."""
+        pool = [self._idle.get() for _ in range(self.interpreters)]
+        try:
+            for _, runners in pool:
+                runners["read"](images=np.zeros((1, 28, 28), np.float32))
+                runners["explain"](images=np.zeros((1, 28, 28), np.float32))
+                runners["gradient"](images=np.zeros((1, 28, 28), np.float32), weights=np.eye(1, 10, dtype=np.float32))
+        finally:
+            for entry in pool:
+                self._idle.put(entry)
+
     @classmethod
-    def from_file(cls, model_path: Path | str = MODEL_PATH, threads: int = 1) -> "Network":
+    def from_file(cls, model_path: Path | str = MODEL_PATH, threads: int = 1, interpreters: int = 1) -> "Network":
         """The network exported from ``model_path``, refused with a message saying what
         to run when it is missing or was exported from another model file."""
         model_path = Path(model_path)
@@ -69,12 +93,15 @@ class Network:
             raise FileNotFoundError(f"{path} was exported from another model than {model_path} (model version "
                                     f"{exported_from}, not {model_version(model_path)}). Export it again with "
                                     f"`python train_model.py --calibrate-only --out {model_path.parent}`.")
-        return cls(path.read_bytes(), threads)
+        return cls(path.read_bytes(), threads, interpreters)
 
     def _run(self, signature: str, **inputs: np.ndarray) -> dict[str, np.ndarray]:
         inputs = {k: np.ascontiguousarray(v, np.float32) for k, v in inputs.items()}
-        with self._lock:
-            return {k: np.array(v) for k, v in self._runners[signature](**inputs).items()}
+        interpreter = self._idle.get()
+        try:
+            return {k: np.array(v) for k, v in interpreter[1][signature](**inputs).items()}
+        finally:
+            self._idle.put(interpreter)
 
     def _batched(self, signature: str, outputs: tuple[str, ...], **inputs: np.ndarray) -> tuple[np.ndarray, ...]:
         n = len(next(iter(inputs.values())))

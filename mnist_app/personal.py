@@ -27,6 +27,7 @@ writers of three other styles; see docs/your-handwriting.md.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -59,8 +60,9 @@ STRAIGHTEN_FLOOR = -2.0  # a label's log-probability counts at least this (a wro
 # Fitted again once this share of the examples it was fitted on (at most STRAIGHTEN_SAMPLE)
 # is new (at 10, 20, 40, 80 examples, then after every 50), or when examples are deleted:
 # a hand's lean is a property of the hand, a few new answers barely move a fit on 50, and
-# a fit reads ~20 candidates of up to 50 images (300-500 ms on one core).
+# a fit reads 20-40 candidates of up to 50 images (~1.6 s of one core with three networks).
 REFIT_SHARE = 1.0
+FIT_NICENESS = 19  # the fits' thread yields the cores to the sessions' readings (Linux nice)
 
 log = logging.getLogger(__name__)
 
@@ -282,23 +284,28 @@ class ExampleCache:
 
     ``examples(store, fit_in_background=True)`` (the app's readings) never waits for a
     fit: a new answer counts at once, under the straightening of the last fit, while the
-    new fit runs in a background thread and is used from the reading after it lands.
-    ``refresh_soon`` brings a profile up to date in that thread right after an answer.
+    new fit runs in a thread of its own, at the lowest CPU priority, and is used from the
+    reading after it lands. ``refresh_soon`` brings a profile up to date in a background
+    thread right after an answer.
 
     reader: has ``example_vectors(images, straightening)`` (float32 (n, 28, 28) ->
     float32 (n, D)) and ``fit_straightening(images, labels)`` (normally the
-    ``Recognizer``).
+    ``Recognizer``). fit_reader: the same, for the fits (default: ``reader``); the app
+    gives them a network of their own, so a fit never holds up a session's reading.
     """
 
     LOCK_STRIPES = 16
 
-    def __init__(self, reader, max_profiles: int = MAX_PROFILES):
+    def __init__(self, reader, max_profiles: int = MAX_PROFILES, fit_reader=None):
         self.reader = reader
+        self.fit_reader = fit_reader if fit_reader is not None else reader
         self.max_profiles = max_profiles
         self._entries: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
         self._lock = threading.Lock()
         self._profile_locks = [threading.Lock() for _ in range(self.LOCK_STRIPES)]
         self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="examples")
+        self._fitter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="straightening",
+                                          initializer=_lower_priority)
         self._fitting: set[tuple[str, str]] = set()  # profiles with a fit waiting or running in the background
 
     def examples(self, store, fit_in_background: bool = False) -> Examples:
@@ -335,6 +342,7 @@ class ExampleCache:
         """Wait until the background work asked for so far is done (a fit made due by
         the examples just read included)."""
         self._background.submit(lambda: None).result(timeout=timeout_s)
+        self._fitter.submit(lambda: None).result(timeout=timeout_s)
 
     def _current(self, key: tuple[str, str], revision: tuple[int, int]) -> Examples | None:
         with self._lock:
@@ -356,20 +364,22 @@ class ExampleCache:
             if key in self._fitting:
                 return
             self._fitting.add(key)
-        self._background.submit(self._logged, self._fit, key, examples)
+        self._fitter.submit(self._logged, self._fit, key, examples)
 
     def _fit(self, key: tuple[str, str], examples: Examples) -> None:
         """Fit the straightening of ``examples`` and use it for the profile's examples as
-        they are by then (answers added meanwhile get their vectors under it too)."""
+        they are by then (answers added meanwhile get their vectors under it too). The
+        slow part runs outside the profile's lock: a reading of the profile never waits for it."""
         try:
-            straightening = self._fitted(examples)
+            straightening = self.fit_reader.fit_straightening(examples.images.astype(np.float32) / 255,
+                                                              examples.labels)
+            refitted = self._straightened(examples, straightening, len(examples), self.fit_reader)
             with self._profile_locks[hash(key) % self.LOCK_STRIPES]:
                 with self._lock:
                     entry = self._entries.get(key)
                 if entry is None:
                     return
-                fitted_on = len(examples) if entry.examples.fitted_on >= 0 else -1  # deleted meanwhile: due again
-                self._keep(key, _Entry(entry.revision, self._straightened(entry.examples, straightening, fitted_on)))
+                self._keep(key, _Entry(entry.revision, self._caught_up(entry.examples, refitted)))
         finally:
             with self._lock:
                 self._fitting.discard(key)
@@ -384,12 +394,33 @@ class ExampleCache:
     def _fitted(self, examples: Examples) -> Straightening:
         return self.reader.fit_straightening(examples.images.astype(np.float32) / 255, examples.labels)
 
-    def _straightened(self, examples: Examples, straightening: Straightening, fitted_on: int) -> Examples:
-        """``examples`` read under ``straightening`` (every vector again if it moved)."""
+    def _straightened(self, examples: Examples, straightening: Straightening, fitted_on: int,
+                      reader=None) -> Examples:
+        """``examples`` read under ``straightening`` (every vector again, by ``reader``, if it moved)."""
+        reader = reader if reader is not None else self.reader
         vectors = (examples.vectors if straightening == examples.straightening
-                   else self.reader.example_vectors(examples.images.astype(np.float32) / 255, straightening))
+                   else reader.example_vectors(examples.images.astype(np.float32) / 255, straightening))
         return Examples(examples.ids, examples.labels, vectors.astype(np.float32), examples.images, straightening,
                         fitted_on)
+
+    def _caught_up(self, current: Examples, refitted: Examples) -> Examples:
+        """The profile's ``current`` examples under the straightening ``refitted`` (those
+        examples, fitted and read again) was fitted with: its vectors where it has the
+        answer, the vectors of answers added since computed now. Deleted since: due again."""
+        if np.array_equal(current.ids, refitted.ids):
+            return refitted
+        fitted_on = refitted.fitted_on if current.fitted_on >= 0 else -1
+        at = np.minimum(np.searchsorted(refitted.ids, current.ids), max(len(refitted.ids) - 1, 0))
+        known = (refitted.ids[at] == current.ids) if len(refitted.ids) else np.zeros(len(current.ids), bool)
+        if known.all():
+            vectors = refitted.vectors[at]
+        else:
+            added = self.reader.example_vectors(current.images[~known].astype(np.float32) / 255, refitted.straightening)
+            vectors = np.empty((len(current.ids), added.shape[1]), np.float32)
+            vectors[~known] = added
+            vectors[known] = refitted.vectors[at[known]]
+        return Examples(current.ids, current.labels, vectors.astype(np.float32), current.images,
+                        refitted.straightening, fitted_on)
 
     def _refreshed(self, store, old: Examples | None, fit: bool) -> Examples:
         """``old`` brought up to date with ``store``: new answers' vectors computed, deleted
@@ -408,6 +439,15 @@ class ExampleCache:
         if fit and refit_due(fitted_on, len(examples)):
             return self._straightened(examples, self._fitted(examples), len(examples))
         return examples
+
+
+def _lower_priority() -> None:
+    """Run the calling thread at ``FIT_NICENESS`` (Linux sets a thread's own nice value;
+    elsewhere this does nothing)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), FIT_NICENESS)
+    except (AttributeError, OSError):
+        pass
 
 
 def refit_due(fitted_on: int, count: int) -> bool:

@@ -76,23 +76,26 @@ def test_batches_and_threads_read_as_one_image_at_a_time(network, mnist_test):
     together = network.read(x)[0]
     alone = np.concatenate([network.read(x[i : i + 1])[0] for i in range(0, 600, 50)])
     np.testing.assert_allclose(together[::50], alone, atol=1e-4)
-    results, errors = {}, []
+    # Sessions read at once: through one interpreter in turn, or a pool of two side by side.
+    pool = Network.from_file(interpreters=2)
+    for shared in (network, pool, pool.another()):
+        results, errors = {}, []
 
-    def read(k):
-        try:
-            for _ in range(5):
-                results[k] = network.read(x[k * 10 : k * 10 + 10 + k])[0]
-        except Exception as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
+        def read(k):
+            try:
+                for _ in range(5):
+                    results[k] = shared.read(x[k * 10 : k * 10 + 10 + k])[0]
+            except Exception as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
 
-    threads = [threading.Thread(target=read, args=(k,)) for k in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
-    for k in range(8):
-        np.testing.assert_allclose(results[k], together[k * 10 : k * 10 + 10 + k], atol=1e-4)
+        threads = [threading.Thread(target=read, args=(k,)) for k in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors
+        for k in range(8):
+            np.testing.assert_allclose(results[k], together[k * 10 : k * 10 + 10 + k], atol=1e-4)
     assert network.read(np.zeros((0, 28, 28), np.float32))[0].shape == (0, 10)
     # Batch work (the command line, training) runs each call on every core: the same numbers.
     two_threads = Network.from_file(threads=2)

@@ -5,6 +5,7 @@ calibration parts), written as one pseudo-writer (``mnist_app.writers``), and th
 shipped model.
 """
 
+import os
 import threading
 
 import numpy as np
@@ -14,8 +15,8 @@ from mnist_app.feedback import FeedbackStore
 from mnist_app.inference import Recognizer
 from mnist_app.network import MODEL_PATH
 from mnist_app.data import load_mnist
-from mnist_app.personal import (AS_DRAWN, REFINE_TURN, STRAIGHTEN_FROM, ExampleCache, Examples, Straightening,
-                                refit_due)
+from mnist_app.personal import (AS_DRAWN, FIT_NICENESS, REFINE_TURN, STRAIGHTEN_FROM, ExampleCache, Examples,
+                                Straightening, refit_due)
 from mnist_app.preprocess import DigitCrop, Placement, straightened
 from tests.drawing import leaning
 from mnist_app.writers import make_writers, measure
@@ -233,3 +234,60 @@ def test_a_reading_never_waits_for_a_fit_and_uses_it_once_it_lands(tmp_path, rec
     assert later.straightening == ExampleCache(recognizer).examples(store).straightening != AS_DRAWN
     assert later.fitted_on == len(order)
     np.testing.assert_allclose(later.vectors, ExampleCache(recognizer).examples(store).vectors, atol=1e-5)
+
+
+class HeldFit:
+    """The recognizer on a network of its own (as the app gives the fits), whose fit
+    waits for ``release`` before it returns and notes the CPU priority it ran at."""
+
+    def __init__(self, recognizer):
+        self.reader, self.release, self.started = recognizer.with_own_network(), threading.Event(), threading.Event()
+        self.niceness = None
+
+    def example_vectors(self, images, straightening=AS_DRAWN):
+        return self.reader.example_vectors(images, straightening)
+
+    def fit_straightening(self, images, labels):
+        self.niceness = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        self.started.set()
+        straightening = self.reader.fit_straightening(images, labels)
+        assert self.release.wait(timeout=60)
+        return straightening
+
+
+@pytest.mark.parametrize("meanwhile", ["answers added", "an answer deleted"])
+def test_a_fit_that_lands_after_new_answers_reads_them_under_it_too(tmp_path, recognizer, writer, meanwhile):
+    """The fit runs outside the profile's lock, on its own network, at the lowest CPU
+    priority; what changed while it ran is caught up when it lands."""
+    store = FeedbackStore(tmp_path / "feedback.sqlite3").for_profile("ann")
+    rng = np.random.default_rng(3)
+    order = rng.permutation(np.concatenate([rng.choice(np.flatnonzero(writer.labels == d), 5, replace=False)
+                                            for d in range(10)]))
+    held = HeldFit(recognizer)
+    cache = ExampleCache(recognizer, fit_reader=held)
+    taught(store, writer.images[order[:9]], writer.labels[order[:9]], recognizer)
+    assert cache.examples(store, fit_in_background=True).straightening == AS_DRAWN  # too few to fit
+    taught(store, writer.images[order[9:40]], writer.labels[order[9:40]], recognizer)
+    assert len(cache.examples(store, fit_in_background=True)) == 40  # the fit on 40 is due: it starts
+    assert held.started.wait(timeout=60)
+    if meanwhile == "answers added":
+        taught(store, writer.images[order[40:]], writer.labels[order[40:]], recognizer)
+    else:
+        store.delete(int(store.ids()[0]))
+    during = cache.examples(store, fit_in_background=True)  # not held up by the fit
+    assert during.straightening == AS_DRAWN and len(during) == (50 if meanwhile == "answers added" else 39)
+    held.release.set()
+    cache.wait(timeout_s=120)
+    later = cache.examples(store, fit_in_background=False)
+    assert held.niceness == FIT_NICENESS
+    np.testing.assert_array_equal(later.ids, during.ids)
+    ids, images, labels = store.examples_after(0)
+    first_40 = images[:40] if meanwhile == "answers added" else None
+    if first_40 is not None:
+        fitted = recognizer.fit_straightening(first_40 / np.float32(255), labels[:40])
+        assert later.fitted_on == 40  # the answers added meanwhile are too few to make a fit due
+    else:
+        fitted = later.straightening  # fitted on the 40 before one of them was deleted
+        assert later.fitted_on == -1  # due again
+    assert fitted != AS_DRAWN and later.straightening == fitted
+    np.testing.assert_allclose(later.vectors, recognizer.example_vectors(images / np.float32(255), fitted), atol=1e-5)

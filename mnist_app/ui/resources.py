@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import os
 import threading
 
 import streamlit as st
@@ -31,12 +32,14 @@ def current_model_version() -> str:
     return _file_version(str(MODEL_PATH), stat.st_mtime_ns, stat.st_size)
 
 
+# One interpreter per core: two sessions' drawings are read side by side, not in turn.
+SERVING_INTERPRETERS = os.cpu_count() or 1
 _preloaded: dict[str, Recognizer] = {}  # by model version, loaded before the first visitor came
 _preload_lock = threading.Lock()
 
 
 def _warm_recognizer() -> Recognizer:
-    recognizer = Recognizer.from_file(MODEL_PATH)
+    recognizer = Recognizer.from_file(MODEL_PATH, interpreters=SERVING_INTERPRETERS)
     recognizer.warm_up()
     return recognizer
 
@@ -73,7 +76,8 @@ def get_recognizer() -> Recognizer:
 
 @st.cache_resource(show_spinner=False, max_entries=1)
 def _example_cache(version: str) -> ExampleCache:
-    return ExampleCache(_load_recognizer(version))
+    recognizer = _load_recognizer(version)
+    return ExampleCache(recognizer, fit_reader=recognizer.with_own_network())
 
 
 def example_cache() -> ExampleCache:
