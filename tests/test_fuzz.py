@@ -118,3 +118,22 @@ def test_degenerate_image_sizes(size):
     buffer = io.BytesIO()
     Image.new("L", size, 255).save(buffer, "PNG")
     assert read_as_the_app_does(buffer.getvalue()) == []
+
+
+def test_the_canvas_png_decodes_as_pillow_reads_it_and_anything_else_as_any_file():
+    from mnist_app.images import decode_canvas_png
+    from tests.strokes import render_strokes
+
+    stroke = [(120.0, 60.0), (150.0, 120.0), (140.0, 220.0), (200.0, 250.0)]
+    drawing = render_strokes([stroke], size=(560, 320), width=18)  # RGBA, as the canvas sends
+    # Translucent edges too: OpenCV must not premultiply or reorder anything.
+    drawing[..., 3] = np.where(drawing[..., 0] > 0, 255, 0).astype(np.uint8)
+    drawing[0, 0] = (10, 20, 30, 40)
+    buffer = io.BytesIO()
+    Image.fromarray(drawing, "RGBA").save(buffer, format="PNG")
+    png = buffer.getvalue()
+    np.testing.assert_array_equal(decode_canvas_png(png), np.asarray(Image.open(io.BytesIO(png))))
+    for data in seed_files():  # not an RGBA PNG: read as any file the user gives
+        assert np.array_equal(decode_canvas_png(data), decode_image(data))
+    with pytest.raises(ImageError):
+        decode_canvas_png(b"not an image at all")

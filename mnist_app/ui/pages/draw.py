@@ -4,6 +4,7 @@ import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
+from mnist_app.images import ImageError, decode_canvas_png
 from mnist_app.inference import Reading
 from mnist_app.preprocess import INK_THRESHOLD, ink_from_picture
 from mnist_app.segmentation import segment_digits
@@ -57,7 +58,12 @@ def drawing() -> None:
                            help="Thin or fat: strokes are normalised to MNIST's width before reading.")
         controls[1].button("Clear", key="clear_canvas", width="stretch", on_click=clear_canvas)
 
-    image = canvas.image_data if canvas is not None else None
+    drawn = canvas.image_bytes if canvas is not None else None
+    try:
+        image = decode_canvas_png(drawn) if drawn else None
+    except ImageError as exc:  # only a broken or forged canvas message
+        st.warning(f"The drawing could not be read ({exc}); draw again or press Clear.")
+        image = None
     ink = ink_from_picture(image) if image is not None else None
     crops = segment_digits(ink, recognizer.judge) if ink is not None else []
     examples = profile.your_examples() if crops else None
