@@ -29,6 +29,7 @@ import argparse
 import asyncio
 import base64
 import collections
+import concurrent.futures
 import contextlib
 import dataclasses
 import http.cookies
@@ -50,6 +51,7 @@ from tests.strokes import DIGIT_STROKES, place, render_strokes
 RECONNECT_DELAY_S = 1.0
 RUN_TIMEOUT_S = 120  # one rerun under load; far above the p95, far below "hung"
 CANVAS_SIZE = (560, 320)  # the Draw page's canvas (width, height)
+BROWSER_CONNECTIONS = 6  # a browser's connections to one host at once (HTTP/1.1)
 SESSION_ACTIONS = (3, 6)  # a user makes this many drawings (inclusive range) before leaving
 MEMORY_SAMPLE_S = 0.5
 OK_STATUSES = ("FINISHED_SUCCESSFULLY", "FINISHED_FRAGMENT_RUN_SUCCESSFULLY")
@@ -685,6 +687,11 @@ async def run_load(base_url: str, clients: int, duration_s: float, think_s: floa
     and the database restarts meanwhile, so lost connections (the user reconnects) and
     "not saved" answers are expected, not errors; ``watch(tally, seconds)`` is called
     every ``MEMORY_SAMPLE_S`` while they work (to cause those faults at the right time)."""
+    # Each tab fetches its pictures and uploads on connections of its own, as a browser
+    # does (up to 6 at once per host); asyncio's default pool has os.cpu_count() + 4
+    # threads, 6 here, shared by every user: 20 users' pictures queued in the client.
+    asyncio.get_running_loop().set_default_executor(
+        concurrent.futures.ThreadPoolExecutor(max_workers=clients * BROWSER_CONNECTIONS, thread_name_prefix="tab"))
     rng = np.random.default_rng(seed)
     drawing_pool, photo_pool = make_drawings(rng, drawings), make_photos(rng, photos)
     tally, memory = Tally(), []
