@@ -311,11 +311,10 @@ class Recognizer:
         return self.read_ink(ink_from_picture(rgba), examples)
 
     def warm_up(self) -> None:
-        """Run every network call once so the first user action is fast."""
+        """Run every network call once so the first user action is fast: each signature
+        in each interpreter, then the saliency methods' larger batches."""
         self.network.warm_up()
         blank = np.zeros((28, 28), np.float32)
-        self.predict(blank[None])
-        self.predict_and_explain(blank[None])
         for method in SALIENCY_METHODS:
             self.saliency(blank, 0, method)
 

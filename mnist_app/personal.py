@@ -371,8 +371,7 @@ class ExampleCache:
         they are by then (answers added meanwhile get their vectors under it too). The
         slow part runs outside the profile's lock: a reading of the profile never waits for it."""
         try:
-            straightening = self.fit_reader.fit_straightening(examples.images.astype(np.float32) / 255,
-                                                              examples.labels)
+            straightening = self._fitted(examples, self.fit_reader)
             refitted = self._straightened(examples, straightening, len(examples), self.fit_reader)
             with self._profile_locks[hash(key) % self.LOCK_STRIPES]:
                 with self._lock:
@@ -391,8 +390,10 @@ class ExampleCache:
         except Exception:  # noqa: BLE001 - a background thread has no one to raise to
             log.exception("bringing a profile's examples up to date failed")
 
-    def _fitted(self, examples: Examples) -> Straightening:
-        return self.reader.fit_straightening(examples.images.astype(np.float32) / 255, examples.labels)
+    def _fitted(self, examples: Examples, reader=None) -> Straightening:
+        """The straightening of ``examples``, fitted by ``reader`` (default: the readings')."""
+        reader = reader if reader is not None else self.reader
+        return reader.fit_straightening(examples.images.astype(np.float32) / 255, examples.labels)
 
     def _straightened(self, examples: Examples, straightening: Straightening, fitted_on: int,
                       reader=None) -> Examples:
