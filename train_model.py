@@ -202,7 +202,9 @@ def pen_training_renders(args, renders: int) -> tuple[np.ndarray, np.ndarray, in
     its first 300 with --quick), each drawn ``renders`` times as on the canvas at random
     sizes, aspects (``--pen-aspect``), slants (``--pen-slant``) and pen widths and read
     through the Draw page's own path: uint8 (n, 28, 28), uint8 (n,), and how many pen
-    digits were drawn."""
+    digits were drawn (none when ``renders`` is 0)."""
+    if renders <= 0:
+        return np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.uint8), 0
     points, labels = load_pen_digits()
     train = split_parts(len(labels))[0]
     if args.quick:
