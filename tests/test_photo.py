@@ -19,6 +19,7 @@ from PIL import Image
 from mnist_app.images import MAX_PIXELS, ImageError, decode_image
 from mnist_app.photo import (
     analyse_picture,
+    annotated,
     crops_from_picture,
     find_digits_in_photo,
     looks_like_photo,
@@ -162,6 +163,33 @@ def test_boxes_and_placements_are_in_the_photos_own_pixels(readable):
         assert bx - 5 <= x <= bx + bw + 5 and by - 5 <= y <= by + bh + 5
     for crop, working in zip(analysis.crops, analysis.working_crops()):
         assert np.allclose(np.array(working.box), np.array(crop.box) * analysis.scale, atol=2)
+
+
+def test_the_annotated_photo_boxes_and_labels_each_digit_in_its_colour():
+    """Green box and label for a digit read, orange with a "?" for one flagged; the label
+    above its box, or below where the box touches the top; the rest of the photo as it was."""
+    from mnist_app.photo.pipeline import DOUBT_COLOUR, KEPT_COLOUR
+
+    paper = np.full((300, 500, 3), 200, np.uint8)
+    boxes = [(60, 120, 50, 80), (300, 2, 50, 80)]
+    out = annotated(paper, boxes, ["7", "1"], [False, True])
+    assert out.shape == paper.shape and out.dtype == np.uint8
+    assert (paper == 200).all()  # drawn on a copy
+
+    def share(region, colour):
+        return float(np.mean(np.all(region == np.array(colour, np.uint8), axis=-1)))
+
+    # The first box's outline is green; the label above it a green patch with white text.
+    assert share(out[115:118, 60:110], KEPT_COLOUR) > 0.6
+    above = out[60:115, 50:120]
+    assert share(above, KEPT_COLOUR) > 0.2 and (above > 240).all(axis=-1).any()
+    # The second box is at the top: orange, its "1?" label below it, wider than a "1".
+    assert share(out[85:88, 300:350], DOUBT_COLOUR) > 0.6
+    below = out[88:150, 290:380]
+    orange = np.all(below == np.array(DOUBT_COLOUR, np.uint8), axis=-1)
+    assert orange.mean() > 0.1 and orange.any(axis=0).sum() > 25
+    # Far from both: untouched.
+    assert (out[200:, 150:290] == 200).all() and (out[:, 420:] == 200).all()
 
 
 def test_light_ink_on_a_dark_board_is_read(readable):

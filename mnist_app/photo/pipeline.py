@@ -3,10 +3,12 @@ from drawings, and the pictures that show how a photo was read."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
+from PIL import Image, ImageDraw, ImageFont
 
 from mnist_app.photo.light import (
     darkness,
@@ -137,21 +139,32 @@ def annotated(rgb: np.ndarray, boxes: list[tuple[int, int, int, int]], labels: l
     and whether it is flagged (drawn in orange with a "?", else green)."""
     out = rgb.copy()
     thickness = max(2, round(max(rgb.shape[:2]) / 400))
+    for (x, y, w, h), flag in zip(boxes, flagged):
+        pad = thickness + 2
+        cv2.rectangle(out, (x - pad, y - pad), (x + w + pad, y + h + pad), DOUBT_COLOUR if flag else KEPT_COLOUR,
+                      thickness)
+    # Labels by Pillow: OpenCV's text functions cost ~20 ms the first time in each thread,
+    # and Streamlit runs every page run in a thread of its own.
+    picture = Image.fromarray(out)
+    draw = ImageDraw.Draw(picture)
     for (x, y, w, h), label, flag in zip(boxes, labels, flagged):
-        colour = DOUBT_COLOUR if flag else KEPT_COLOUR
         text = f"{label}?" if flag else label
         pad = thickness + 2
-        cv2.rectangle(out, (x - pad, y - pad), (x + w + pad, y + h + pad), colour, thickness)
-        font_scale = max(0.5, min(3.0, h / 45))
-        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thickness)
-        top = y - pad - th - base - 2 * thickness
+        font = _label_font(int(np.clip(round(0.7 * h), 14, 90)))
+        _, text_top, text_right, text_bottom = draw.textbbox((0, 0), text, font=font)
+        label_w, label_h = text_right + 2 * thickness, text_bottom - text_top + 2 * thickness
+        top = y - pad - label_h - 1
         if top < 0:  # no room above: label below the box
-            top = y + h + pad
-        left = int(np.clip(x - pad, 0, max(0, out.shape[1] - tw - 2 * thickness)))
-        cv2.rectangle(out, (left, top), (left + tw + 2 * thickness, top + th + base + 2 * thickness), colour, -1)
-        cv2.putText(out, text, (left + thickness, top + th + thickness), cv2.FONT_HERSHEY_SIMPLEX, font_scale,
-                    (255, 255, 255), thickness, cv2.LINE_AA)
-    return out
+            top = y + h + pad + 1
+        left = int(np.clip(x - pad, 0, max(0, out.shape[1] - label_w)))
+        draw.rectangle((left, top, left + label_w, top + label_h), fill=DOUBT_COLOUR if flag else KEPT_COLOUR)
+        draw.text((left + thickness, top + thickness - text_top), text, fill=(255, 255, 255), font=font)
+    return np.asarray(picture).copy()
+
+
+@functools.lru_cache(maxsize=32)
+def _label_font(size_px: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.load_default(size=size_px)
 
 
 def scale_crop(crop: DigitCrop, factor: float) -> DigitCrop:
