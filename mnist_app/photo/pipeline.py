@@ -139,8 +139,8 @@ def annotated(rgb: np.ndarray, boxes: list[tuple[int, int, int, int]], labels: l
     and whether it is flagged (drawn in orange with a "?", else green)."""
     out = rgb.copy()
     thickness = max(2, round(max(rgb.shape[:2]) / 400))
+    pad = thickness + 2  # between a digit and its box
     for (x, y, w, h), flag in zip(boxes, flagged):
-        pad = thickness + 2
         cv2.rectangle(out, (x - pad, y - pad), (x + w + pad, y + h + pad), DOUBT_COLOUR if flag else KEPT_COLOUR,
                       thickness)
     # Labels by Pillow: OpenCV's text functions cost ~20 ms the first time in each thread,
@@ -149,7 +149,6 @@ def annotated(rgb: np.ndarray, boxes: list[tuple[int, int, int, int]], labels: l
     draw = ImageDraw.Draw(picture)
     for (x, y, w, h), label, flag in zip(boxes, labels, flagged):
         text = f"{label}?" if flag else label
-        pad = thickness + 2
         font = _label_font(int(np.clip(round(0.7 * h), 14, 90)))
         _, text_top, text_right, text_bottom = draw.textbbox((0, 0), text, font=font)
         label_w, label_h = text_right + 2 * thickness, text_bottom - text_top + 2 * thickness
