@@ -8,6 +8,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from mnist_app.ui.admission import turn
 from mnist_app.ui.operator import operator_secret
 from mnist_app.ui.profile import current_profile
 
@@ -31,5 +32,6 @@ pages = [
 if operator_secret():  # offered only where an operator secret is set
     pages.append(st.Page(PAGES / "operator.py", title="Operator", icon=":material/admin_panel_settings:"))
 navigation = st.navigation(pages)
-current_profile()  # every page keeps the visitor's profile in the address
-navigation.run()
+with turn():
+    current_profile()  # every page keeps the visitor's profile in the address
+    navigation.run()

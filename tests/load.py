@@ -145,6 +145,17 @@ class Run:
     def text(self) -> str:
         return "\n".join(self.markdown)
 
+    def add_block(self, block, fragment_id: str = "", path: tuple = ()) -> None:
+        """A container; an expander with a key that reruns when opened is a widget too."""
+        self.blocks[path] = fragment_id
+        if block.WhichOneof("type") == "expandable":
+            self._add_widget(block.expandable.id, fragment_id)
+
+    def _add_widget(self, widget_id: str, fragment_id: str) -> None:
+        if widget_id.startswith("$$ID-"):
+            self.widget_ids[widget_id.split("-", 2)[2]] = widget_id
+            self.fragments[widget_id] = fragment_id
+
     def add(self, element, fragment_id: str = "", path: tuple = ()) -> None:
         kind = element.WhichOneof("type")
         if kind is None:
@@ -152,10 +163,7 @@ class Run:
         self.fragments_run.add(fragment_id)
         self.first_paths.setdefault(fragment_id, path)
         body = getattr(element, kind)
-        widget_id = getattr(body, "id", "") if "id" in body.DESCRIPTOR.fields_by_name else ""
-        if widget_id.startswith("$$ID-"):
-            self.widget_ids[widget_id.split("-", 2)[2]] = widget_id
-            self.fragments[widget_id] = fragment_id
+        self._add_widget(getattr(body, "id", "") if "id" in body.DESCRIPTOR.fields_by_name else "", fragment_id)
         if kind == "markdown":
             self.markdown.append(body.body)
         elif kind == "alert":
@@ -274,7 +282,7 @@ class AppSession:
         elif kind == "delta" and self._run is not None and msg.delta.WhichOneof("type") == "new_element":
             self._run.add(msg.delta.new_element, msg.delta.fragment_id, tuple(msg.metadata.delta_path))
         elif kind == "delta" and self._run is not None and msg.delta.WhichOneof("type") == "add_block":
-            self._run.blocks[tuple(msg.metadata.delta_path)] = msg.delta.fragment_id
+            self._run.add_block(msg.delta.add_block, msg.delta.fragment_id, tuple(msg.metadata.delta_path))
         elif kind == "script_finished" and self._run is not None:
             status = self._ForwardMsg.ScriptFinishedStatus.Name(msg.script_finished)
             if status != "FINISHED_EARLY_FOR_RERUN" and not self._run_done.done():
@@ -449,6 +457,12 @@ class AppSession:
         state.string_value = option
         return state
 
+    def open(self, key_prefix: str):
+        """An expander opened (one that reruns when opened, so its content is drawn then)."""
+        state = self._widget_state(self.widget(key_prefix))
+        state.bool_value = True
+        return state
+
     def number(self, key_prefix: str, value: float):
         state = self._widget_state(self.widget(key_prefix))
         state.double_array_value.data.append(value)
@@ -603,8 +617,10 @@ class User:
         self.tally.photos += 1
         self.tally.photos_right += found is not None and found.group(1) == photo.label
         if found is not None and found.group(1)[:1] == photo.label[:1] and self.rng.random() < 0.5:
-            # "Yes" under the first digit; the run lists widgets in page (reading) order.
-            first = next(key for key in run.widget_ids if key.startswith("photo_0_correct_"))
+            # "Yes" under the first digit, in the panel drawn when opened; the run lists widgets
+            # in page (reading) order.
+            panel = await self._timed("open a panel", app.rerun(app.open("photo_teach_0")))
+            first = next(key for key in panel.widget_ids if key.startswith("photo_0_correct_"))
             await self._answer(app, photo.label[0], app.click(first))
 
 

@@ -109,6 +109,9 @@ def test_answers_given_on_the_photo_page_are_stored(monkeypatch, tmp_path):
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
     at.switch_page("mnist_app/ui/pages/photo.py").run()
     at.selectbox(key="photo_sample").set_value("2026.jpg").run()
+    assert not [b for b in at.button if b.label.startswith("✓ Yes")]  # drawn only once asked for
+    at.session_state["photo_teach_0"] = True  # the visitor opens "Teach the model"
+    at.run()
     yes = [b for b in at.button if b.label.startswith("✓ Yes")]
     assert len(yes) == 4  # one per digit of 2026
     yes[0].click().run()

@@ -9,6 +9,7 @@ from mnist_app.inference import Reading
 from mnist_app.preprocess import INK_THRESHOLD, ink_from_picture
 from mnist_app.segmentation import segment_digits
 from mnist_app.ui import profile, resources, widgets
+from mnist_app.ui.admission import in_turn
 from mnist_app.ui.feedback_controls import feedback_controls, original_crops
 from mnist_app.visual import enlarge, saliency_on_drawing, saliency_on_input
 
@@ -30,6 +31,7 @@ def clear_canvas() -> None:
 
 
 @st.fragment
+@in_turn
 def answer_panel(reading: Reading, originals: list[np.ndarray], chosen: int) -> None:
     """"Yes" or the right digit under the reading: an answer reruns this panel alone, a
     correction the drawing's reading too (read again with it)."""
@@ -38,6 +40,7 @@ def answer_panel(reading: Reading, originals: list[np.ndarray], chosen: int) -> 
 
 
 @st.fragment(key="drawing")
+@in_turn
 def drawing() -> None:
     """The canvas and everything read from it: a stroke reruns this alone, not the page."""
     left, right = st.columns([11, 9], gap="large")

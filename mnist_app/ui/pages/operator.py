@@ -10,6 +10,7 @@ from mnist_app.feedback import IDX_IMAGES_NAME, IDX_LABELS_NAME, PENDING, Feedba
 from mnist_app.insight import ReportError, read_report
 from mnist_app.network import REPORT_PATH
 from mnist_app.ui import galleries, operator, resources
+from mnist_app.ui.admission import in_turn
 
 SHOWN = {PENDING: "Not reviewed", "accepted": "Accepted", "rejected": "Rejected", None: "All"}
 VIEWS = {"wild": "In the wild", "review": "Review answers"}
@@ -60,6 +61,7 @@ def source_figures(rows: list, source: str) -> None:
 
 
 @st.fragment(run_every=LIVE_EVERY_S)
+@in_turn
 def live_view() -> None:
     """What visitors confirmed or corrected, read again every ``LIVE_EVERY_S`` seconds
     (a store that cannot be read says so, and the next refresh tries again)."""

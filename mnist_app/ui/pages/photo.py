@@ -11,6 +11,7 @@ from mnist_app.images import ImageError, decode_image
 from mnist_app.inference import Reading
 from mnist_app.photo import analyse_picture, annotated
 from mnist_app.ui import profile, resources, widgets
+from mnist_app.ui.admission import in_turn
 from mnist_app.ui.feedback_controls import feedback_controls, original_crops
 from mnist_app.visual import enlarge, saliency_on_drawing, saliency_on_input
 
@@ -65,6 +66,7 @@ if not sources:
 
 
 @st.fragment
+@in_turn
 def explanation(i: int, reading: Reading, gradients: list[np.ndarray], data: bytes, crops: list) -> None:
     """Saliency of one digit on demand: its controls rerun this alone, not the reading.
     data: the picture's file (its analysis comes from the cache when shown)."""
@@ -89,14 +91,22 @@ def explanation(i: int, reading: Reading, gradients: list[np.ndarray], data: byt
 
 
 @st.fragment
+@in_turn
 def answer_panel(i: int, reading: Reading, originals: list[np.ndarray]) -> None:
-    """"Yes" or the right digit under each digit read: an answer reruns this panel alone, a
+    """"Yes" or the right digit under each digit read, drawn only when opened (opening reruns
+    this alone; a photo of 4 digits has 20 controls): an answer reruns this panel alone, a
     correction the whole page (the photo read again with it)."""
-    feedback_controls(reading, key_prefix=f"photo_{i}", source="photo", originals=originals,
-                      rerun_on_correction="app")
+    teaching = st.expander("Teach the model: were these digits read right?", key=f"photo_teach_{i}",
+                           on_change="rerun")
+    if not teaching.open:
+        return
+    with teaching:
+        feedback_controls(reading, key_prefix=f"photo_{i}", source="photo", originals=originals,
+                          rerun_on_correction="app")
 
 
 @st.fragment
+@in_turn
 def how_it_was_read(i: int, data: bytes) -> None:
     """The steps of reading the photo (``data``, its file, analysed once in the cache),
     drawn only when opened (opening reruns this alone)."""
@@ -176,10 +186,9 @@ def show_result(i: int, name: str, data: bytes) -> None:
             columns[k % len(columns)].image(enlarge(d.crop.image, scale=4), width="stretch",
                                             caption=f"#{k + 1}: {d.digit}{flag} ({d.confidence:.0%})")
         explanation(i, reading, gradients, data, crops)
-        with st.expander("Teach the model: were these digits read right?"):
-            # Same readings, boxes on the working copy, whose pixels are stored with each answer.
-            on_working_copy = Reading([replace(d, crop=c) for d, c in zip(reading.digits, crops)])
-            answer_panel(i, on_working_copy, original_crops(analysis.rgb, on_working_copy))
+        # Same readings, boxes on the working copy, whose pixels are stored with each answer.
+        on_working_copy = Reading([replace(d, crop=c) for d, c in zip(reading.digits, crops)])
+        answer_panel(i, on_working_copy, original_crops(analysis.rgb, on_working_copy))
 
     how_it_was_read(i, data)
 
