@@ -24,9 +24,8 @@ def threshold_ink(dark: np.ndarray, floor: np.ndarray, window: int) -> np.ndarra
     count, labels, _, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     if count <= 1:
         return mask
-    # How far each component gets above its own floor.
-    strongest = np.zeros(count, np.float32)
-    np.maximum.at(strongest, labels.ravel(), (smooth - np.maximum(np.minimum(2 * low, low + 0.2), 0.15) + 1).ravel())
-    keep = strongest >= 1
+    # The components with a pixel clearly above its floor.
+    keep = np.zeros(count, bool)
+    keep[labels[smooth - np.maximum(np.minimum(2 * low, low + 0.2), 0.15) + 1 >= 1]] = True
     keep[0] = False
     return keep[labels].astype(np.uint8)
