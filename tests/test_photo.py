@@ -448,3 +448,13 @@ def test_cli_predict_reads_photos_and_drawings_and_reports_bad_files(tmp_path, m
         assert len(digit["probabilities"]) == 10 and len(digit["box"]) == 4
     assert set(bad) == {"path", "error"} and "corrupt" in bad["error"]
     assert drawn["number"] == str(int(mnist_test[1][0]))
+
+
+def test_the_median_of_grey_levels_from_a_histogram_is_numpys():
+    from mnist_app.photo.light import median_of_integers
+
+    rng = np.random.default_rng(0)
+    for size in (1, 2, 3, 10, 11, 4096, 4097):
+        for values in (rng.integers(-255, 256, size), rng.integers(0, 3, size), np.full(size, -7)):
+            values = values.astype(np.int16)
+            assert median_of_integers(values) == float(np.median(values.astype(np.float32)))
