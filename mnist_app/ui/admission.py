@@ -8,7 +8,9 @@ A run admitted here has the interpreter nearly to itself and finishes sooner; a 
 waiting for its turn waits on a semaphore, off the lock.
 
 Runs nest (a page run calls its fragments in the same thread): a thread that holds a
-turn goes on without taking another.
+turn goes on without taking another. The answer panels take none: storing an answer is
+done by its button's callback, before any run code, and the panel then only says so
+(queued behind readings, answers were slower: docs/performance.md).
 """
 
 from __future__ import annotations

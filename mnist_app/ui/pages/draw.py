@@ -31,7 +31,6 @@ def clear_canvas() -> None:
 
 
 @st.fragment
-@in_turn
 def answer_panel(reading: Reading, originals: list[np.ndarray], chosen: int) -> None:
     """"Yes" or the right digit under the reading: an answer reruns this panel alone, a
     correction the drawing's reading too (read again with it)."""

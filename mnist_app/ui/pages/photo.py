@@ -91,7 +91,6 @@ def explanation(i: int, reading: Reading, gradients: list[np.ndarray], data: byt
 
 
 @st.fragment
-@in_turn
 def answer_panel(i: int, reading: Reading, originals: list[np.ndarray]) -> None:
     """"Yes" or the right digit under each digit read, drawn only when opened (opening reruns
     this alone; a photo of 4 digits has 20 controls): an answer reruns this panel alone, a
