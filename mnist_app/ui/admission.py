@@ -10,7 +10,8 @@ waiting for its turn waits on a semaphore, off the lock.
 Runs nest (a page run calls its fragments in the same thread): a thread that holds a
 turn goes on without taking another. The answer panels take none: storing an answer is
 done by its button's callback, before any run code, and the panel then only says so
-(queued behind readings, answers were slower: docs/performance.md).
+(queued behind readings, answers were slower: docs/performance.md). A run that waits on
+the feedback store keeps its turn meanwhile, which the store's short timeouts bound.
 """
 
 from __future__ import annotations
