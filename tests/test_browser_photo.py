@@ -73,3 +73,30 @@ def test_a_sample_photo_is_read(browser, server):
         open_the_pipeline_and_shoot(app, "page_photo")
     finally:
         app.close()
+
+
+def test_the_answers_are_drawn_when_asked_for_and_stored(browser, server, feedback_db):
+    """Opening "Teach the model" shows a "Yes" button per digit (drawn by the panel's own
+    rerun; tests/test_app_photo.py checks they are not sent before); "Yes" under the first
+    digit of 2026 stores a 2 read from a photo."""
+    from playwright.sync_api import expect
+
+    from mnist_app.feedback import FeedbackStore
+
+    app = open_app(browser, f"{server}/photo", SAMPLE_PICKER)
+    page = app.page
+    try:
+        app.select_option(page.locator(SAMPLE_PICKER), "A phone photo of 2026")
+        expect(page.locator(".st-key-photo_result_0")).to_contain_text("2026", timeout=RERUN_TIMEOUT_MS)
+        yes = page.get_by_role("button", name=re.compile("Yes, it is a"))
+        expect(yes).to_have_count(0)
+        page.get_by_text("Teach the model: were these digits read right?").click()
+        expect(yes).to_have_count(4, timeout=RERUN_TIMEOUT_MS)
+        expect(yes.first).to_contain_text("Yes, it is a 2")
+        yes.first.click()
+        expect(page.get_by_text("Digit #1: saved as 2")).to_be_visible(timeout=RERUN_TIMEOUT_MS)
+        expect(page.get_by_text("Traceback")).to_have_count(0)
+        answers = FeedbackStore(feedback_db).list_answers()
+        assert [(a.label, a.predicted, a.source) for a in answers] == [(2, 2, "photo")]
+    finally:
+        app.close()
