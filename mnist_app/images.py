@@ -66,6 +66,16 @@ def decode_canvas_png(data: bytes) -> np.ndarray:
     return cv2.cvtColor(picture, cv2.COLOR_BGRA2RGBA)
 
 
+def encode_jpeg(rgb: np.ndarray, quality: int = 85) -> bytes:
+    """uint8 (H, W, 3) RGB -> JPEG file bytes, for showing a photo. Streamlit encodes an
+    array at quality 100: four times the bytes (a 1,200 px photo: 246 KB against 57 KB)
+    for a difference no one sees at the size it is shown."""
+    ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError(f"could not encode a {rgb.shape} picture as JPEG")
+    return encoded.tobytes()
+
+
 def _to_rgba(image: Image.Image) -> np.ndarray:
     """Any Pillow mode -> uint8 (H, W, 4) RGBA."""
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from mnist_app.images import MAX_PIXELS, ImageError, decode_image
+from mnist_app.images import MAX_PIXELS, ImageError, decode_image, encode_jpeg
 from mnist_app.photo import (
     analyse_picture,
     annotated,
@@ -190,6 +190,27 @@ def test_the_annotated_photo_boxes_and_labels_each_digit_in_its_colour():
     assert orange.mean() > 0.1 and orange.any(axis=0).sum() > 25
     # Far from both: untouched.
     assert (out[200:, 150:290] == 200).all() and (out[:, 420:] == 200).all()
+
+
+def test_the_photo_is_shown_as_a_jpeg_true_to_its_boxes_at_a_third_of_the_bytes():
+    """The annotated photo the page shows: a JPEG that decodes to the same picture (a few grey
+    levels off on average, the green boxes still green), under a third of the bytes of the JPEG
+    Streamlit writes for an array (Pillow's, at quality 100)."""
+    from mnist_app.photo.pipeline import KEPT_COLOUR
+
+    analysis = analyse_picture(decode_image((ROOT / "assets" / "samples" / "2026.jpg").read_bytes()))
+    crops = analysis.working_crops()
+    picture = annotated(analysis.rgb, [c.box for c in crops], ["2", "0", "2", "6"][:len(crops)], [False] * len(crops))
+    shown = encode_jpeg(picture)
+    back = np.asarray(Image.open(io.BytesIO(shown)).convert("RGB"))
+    assert back.shape == picture.shape
+    assert np.abs(back.astype(int) - picture).mean() < 3
+    green = np.all(picture == np.array(KEPT_COLOUR, np.uint8), axis=-1)  # the boxes and labels
+    assert green.sum() > 1000
+    assert (np.abs(back[green].astype(int) - KEPT_COLOUR).max(axis=1) < 60).mean() > 0.9
+    streamlits = io.BytesIO()
+    Image.fromarray(picture).save(streamlits, format="JPEG", quality=100)
+    assert len(shown) < len(streamlits.getvalue()) / 3
 
 
 def test_light_ink_on_a_dark_board_is_read(readable):

@@ -7,7 +7,7 @@ import numpy as np
 import streamlit as st
 
 from mnist_app import ASSETS_DIR
-from mnist_app.images import ImageError, decode_image
+from mnist_app.images import ImageError, decode_image, encode_jpeg
 from mnist_app.inference import Reading
 from mnist_app.photo import analyse_picture, annotated
 from mnist_app.ui import profile, resources, widgets
@@ -67,9 +67,9 @@ if not sources:
 
 @st.fragment
 @in_turn
-def explanation(i: int, reading: Reading, gradients: list[np.ndarray], data: bytes, crops: list) -> None:
-    """Saliency of one digit on demand: its controls rerun this alone, not the reading.
-    data: the picture's file (its analysis comes from the cache when shown)."""
+def explanation(i: int, reading: Reading, data: bytes, crops: list) -> None:
+    """Saliency of one digit on demand: its controls rerun this alone, not the reading, and
+    only then is it computed. data: the picture's file (its analysis comes from the cache)."""
     if not st.toggle("Why? Show what the model looked at", key=f"photo_explain_{i}"):
         return
     ink = _analyse(data).ink
@@ -80,8 +80,7 @@ def explanation(i: int, reading: Reading, gradients: list[np.ndarray], data: byt
         "Saliency method", list(widgets.SALIENCY_LABELS), default="gradient",
         format_func=widgets.SALIENCY_LABELS.get, key=f"photo_method_{i}") or "gradient"
     digit = reading.digits[chosen]
-    saliency = (gradients[chosen] if method == "gradient"
-                else recognizer.saliency(digit.crop.image, digit.digit, method))
+    saliency = recognizer.saliency(digit.crop.image, digit.digit, method)
     pictures = st.columns([1, 2])
     pictures[0].image(saliency_on_input(digit.crop.image, saliency), width="stretch",
                       caption=f"Saliency for '{digit.digit}' on the 28x28 input")
@@ -147,13 +146,13 @@ def show_result(i: int, name: str, data: bytes) -> None:
         st.error(f"Could not read **{name}**: {exc}.")
         return
     examples = profile.your_examples() if analysis.crops else None
-    reading, gradients = recognizer.read_and_explain(analysis.crops, examples)
+    reading = recognizer.read_many([analysis.crops], examples)[0]
     crops = analysis.working_crops()
     picture = annotated(analysis.rgb, [c.box for c in crops], [str(d.digit) for d in reading.digits],
                         [d.unsure for d in reading.digits])
 
     photo_col, result_col = st.columns([3, 2], gap="large")
-    photo_col.image(picture, width="stretch",
+    photo_col.image(encode_jpeg(picture), width="stretch",
                     caption="Green: read. Orange with a '?': flagged, the model is unsure or it may not be a digit.")
     with result_col:
         with st.container(key=f"photo_result_{i}"):
@@ -184,7 +183,7 @@ def show_result(i: int, name: str, data: bytes) -> None:
             flag = " ?" if d.unsure else ""
             columns[k % len(columns)].image(enlarge(d.crop.image, scale=4), width="stretch",
                                             caption=f"#{k + 1}: {d.digit}{flag} ({d.confidence:.0%})")
-        explanation(i, reading, gradients, data, crops)
+        explanation(i, reading, data, crops)
         # Same readings, boxes on the working copy, whose pixels are stored with each answer.
         on_working_copy = Reading([replace(d, crop=c) for d, c in zip(reading.digits, crops)])
         answer_panel(i, on_working_copy, original_crops(analysis.rgb, on_working_copy))
