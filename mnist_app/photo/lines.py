@@ -37,8 +37,7 @@ def remove_lines_along_rows(dark: np.ndarray, faint: np.ndarray, stroke_px: floa
     h, w = dark.shape
     band = np.zeros((h, w), np.uint8)
     min_length = max(min_share * w, 20 * stroke_px)
-    lines = cv2.HoughLinesP(faint * 255, 1, np.pi / 360, threshold=int(min_length * 0.5),
-                            minLineLength=int(min_length), maxLineGap=int(max(4, 2 * stroke_px)))
+    lines = _long_straight_runs(faint, min_length, max_gap=max(4, 2 * stroke_px))
     if lines is None:
         return dark, band
     max_thickness = 2.5 * stroke_px + 2
@@ -65,6 +64,25 @@ def remove_lines_along_rows(dark: np.ndarray, faint: np.ndarray, stroke_px: floa
         cleaned[inside] = np.maximum(dark[inside] - level, 0.0)
         band |= this
     return cleaned, band
+
+
+def _long_straight_runs(mask: np.ndarray, min_length: float, max_gap: float) -> np.ndarray | None:
+    """Straight runs of ink at least ``min_length`` px long with gaps of at most ``max_gap``
+    px in a uint8 (H, W) 0/1 mask: int (n, 1, 4) as (x0, y0, x1, y1), or None.
+
+    OpenCV's probabilistic Hough transform, on the mask halved by taking the most of each
+    2x2 block (a line one pixel wide stays unbroken) and its segments doubled back: half
+    the time of the full mask (each ink pixel votes once per angle; 9.0 against 18.6 ms a
+    photo for both directions), and the same photos read (docs/performance.md)."""
+    h, w = mask.shape
+    if min(h, w) < 2:
+        return None
+    halved = mask[: h - h % 2, : w - w % 2].reshape(h // 2, 2, w // 2, 2).max(axis=(1, 3))
+    lines = cv2.HoughLinesP(halved * 255, 1, np.pi / 360, threshold=int(min_length * 0.25),
+                            minLineLength=int(min_length / 2), maxLineGap=int(max_gap / 2))
+    if lines is None:
+        return None
+    return np.minimum(lines * 2 + 1, [w - 1, h - 1, w - 1, h - 1]).astype(np.int32)
 
 
 def _vertical_runs(mask: np.ndarray, segment, samples: int = 60) -> tuple[np.ndarray, np.ndarray]:
