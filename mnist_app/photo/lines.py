@@ -73,11 +73,15 @@ def _long_straight_runs(mask: np.ndarray, min_length: float, max_gap: float) -> 
     OpenCV's probabilistic Hough transform, on the mask halved by taking the most of each
     2x2 block (a line one pixel wide stays unbroken) and its segments doubled back: half
     the time of the full mask (each ink pixel votes once per angle; 9.0 against 18.6 ms a
-    photo for both directions), and the same photos read (docs/performance.md)."""
+    photo for both directions, halving included), and the same photos read
+    (docs/performance.md)."""
     h, w = mask.shape
     if min(h, w) < 2:
         return None
-    halved = mask[: h - h % 2, : w - w % 2].reshape(h // 2, 2, w // 2, 2).max(axis=(1, 3))
+    even = mask[: h - h % 2, : w - w % 2]
+    # The most of each 2x2 block, from four strided views (numpy's max over the axes of a
+    # reshaped copy took 30 times as long).
+    halved = np.maximum(np.maximum(even[0::2, 0::2], even[0::2, 1::2]), np.maximum(even[1::2, 0::2], even[1::2, 1::2]))
     lines = cv2.HoughLinesP(halved * 255, 1, np.pi / 360, threshold=int(min_length * 0.25),
                             minLineLength=int(min_length / 2), maxLineGap=int(max_gap / 2))
     if lines is None:
