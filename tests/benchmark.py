@@ -99,8 +99,8 @@ def browser_round_trips(drawings: int) -> dict:
     }
 
 
-# Checked on every animation frame (``polling="raf"``): a locator's wait re-checks after 0,
-# 20, 50, 100, 100 ms and then only every 500 ms, which added up to half a second to a
+# Checked on every animation frame (``polling="raf"``): a locator's wait looks again after
+# 20, 50, 100 and 100 ms, then only every 500 ms, which added up to half a second to a
 # first visit measured so (the figures of 2026-12-07 and before).
 _CANVAS_SHOWN_JS = """() => [...document.querySelectorAll('[data-testid=stBidiComponentIsolated]')].some(host => {
   const canvas = host.shadowRoot && host.shadowRoot.querySelector('canvas.upper-canvas');

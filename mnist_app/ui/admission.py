@@ -1,4 +1,4 @@
-"""One page run at a time (``MNIST_RUNS_AT_ONCE``), one more while the runs are long; the rest wait in order.
+"""One page run at a time, one more while the runs are long; the rest wait their turn, in order.
 
 Streamlit runs every session's script in a thread of its own, and Python runs one
 thread at a time. Twenty users drawing at once meant twenty runs taking turns on the
@@ -20,15 +20,17 @@ the feedback store keeps its turn meanwhile, which the store's short timeouts bo
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-# Measured with 20 simulated users on 2 cores (docs/performance.md, 2026-12-07): one at a
-# time beat two in six alternated pairs for a photo's p95 (420-589 ms against 577-763),
-# in four for a stroke's; two had beaten three and no limit at all.
+# MNIST_RUNS_AT_ONCE=N: N at a time. Measured with 20 simulated users on 2 cores
+# (docs/performance.md, 2026-12-07): one at a time beat two in six alternated pairs for
+# a photo's p95 (420-589 ms against 577-763), in four for a stroke's; two had beaten
+# three and no limit at all.
 RUNS_AT_ONCE = max(1, int(os.environ.get("MNIST_RUNS_AT_ONCE", "1")))
 LONG_RUN_S = 0.25  # a run this long lets one more in (a stroke's run takes ~30-60 ms)
 _WATCH_EVERY_S = 0.05
@@ -37,7 +39,7 @@ _permits = threading.Semaphore(RUNS_AT_ONCE)
 _state = threading.Lock()
 _started: dict[int, float] = {}  # run (its ticket) -> when it was admitted
 _stretched: set[int] = set()  # runs whose length let one more in (at most one at a time)
-_tickets = iter(range(1, 2**62))
+_tickets = itertools.count(1)
 _holder = threading.local()
 _watchdog: threading.Thread | None = None
 
