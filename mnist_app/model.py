@@ -65,6 +65,11 @@ def build_ensemble(members: list[keras.Model]) -> keras.Model:
     return keras.Model(image, probabilities, name="mnist_ensemble")
 
 
+def ensemble_members(model: keras.Model) -> list[keras.Model]:
+    """The members of an ensemble built by ``build_ensemble``, in order."""
+    return [layer for layer in model.layers if layer.name.startswith("member")]
+
+
 def logits_model(model: keras.Model) -> keras.Model:
     """The same network with the ``logits`` layer as output (shares the weights)."""
     return keras.Model(model.input, model.get_layer("logits").output, name="mnist_logits")
