@@ -214,7 +214,7 @@ def add_slash(zero: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return to_mnist_28(image)
 
 
-def stem_on_the_left(nine: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def stem_on_the_left(nine: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
     """A 9 whose stem hangs from the left of its loop, like a "P" (as some continental
     writers make it): the 9 mirrored, its lean taken out and a small one put back.
 
