@@ -225,6 +225,52 @@ def test_light_ink_on_a_dark_board_is_read(readable):
     assert len(analysis.crops) == 4
 
 
+def test_a_stroke_that_runs_light_for_a_stretch_stays_one_piece(mnist_test):
+    """A fine pen or a light hand leaves a long stretch of a stroke at under half the
+    darkness of the ink beside it (CVL forms: 10 clear digits came back as two "digits"
+    when the threshold cut them there). Real MNIST 1s, scanned size, the middle 40% of
+    each faded to 0.45 of its darkness: the ink found is in as many pieces as before and
+    keeps the stretch."""
+    from mnist_app.photo.threshold import keep_light_stretches, threshold_ink
+
+    def ink_found(dark):
+        floor = np.full_like(dark, 0.07)
+        return keep_light_stretches(threshold_ink(dark, floor, window=31), dark, floor, window=31)
+
+    x, y = mnist_test
+    for ink in x[y == 1][:50]:
+        big = np.clip(cv2.resize(ink, (112, 112), interpolation=cv2.INTER_CUBIC), 0, 1)
+        rows = np.flatnonzero(big.max(axis=1) > 0.5)
+        top, height = rows[0], rows[-1] - rows[0]
+        faded = slice(top + 3 * height // 10, top + 7 * height // 10)
+        pieces_before = cv2.connectedComponents(ink_found(big), connectivity=8)[0]
+        big[faded] *= 0.45
+        mask = ink_found(big)
+        assert cv2.connectedComponents(mask, connectivity=8)[0] == pieces_before
+        assert mask[faded].any(axis=1).all()
+
+
+def test_a_faint_line_touching_one_digit_is_not_taken_for_its_stroke(readable):
+    """The light stretches joined are those between pieces of ink: a faint ruled line
+    running into one digit (as a line's remains do in a shadow) stays out of it."""
+    from mnist_app.photo.threshold import keep_light_stretches, threshold_ink
+
+    images, _ = readable
+    for image in images[:20]:
+        digit = np.clip(cv2.resize(image.astype(np.float32) / 255, (112, 112), interpolation=cv2.INTER_CUBIC), 0, 1)
+        dark = np.zeros((160, 320), np.float32)
+        dark[24:136, 180:292] = digit
+        ys, xs = np.nonzero(dark > 0.5)
+        left = xs.argmin()
+        row, start = ys[left], xs[left]  # the line runs into the digit's leftmost ink
+        dark[row : row + 2, start - 40 : start + 1] = np.maximum(dark[row : row + 2, start - 40 : start + 1], 0.3)
+        floor = np.full_like(dark, 0.07)
+        mask = keep_light_stretches(threshold_ink(dark, floor, window=31), dark, floor, window=31)
+        _, labels = cv2.connectedComponents(mask, connectivity=8)
+        digit_piece = labels == labels[np.unravel_index(dark.argmax(), dark.shape)]
+        assert not digit_piece[:, : start - 3].any()
+
+
 def test_blank_paper_with_a_shadow_has_no_digits():
     rng = np.random.default_rng(5)
     spec = PhotoSpec("", shadow=True, table=True, angle=5.0, blur=1.0)
