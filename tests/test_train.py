@@ -82,23 +82,26 @@ def test_quick_training_writes_a_loadable_model_and_a_report(tmp_path, mnist, po
 
 
 def test_fine_tuning_starts_from_the_saved_model_and_says_so(tmp_path):
-    """--fine-tune: the shipped model, trained on a little more (one quick epoch), keeps its
-    members and the report names where it started and the command that made it."""
+    """--fine-tune: the shipped model, trained on a little more (one quick epoch), keeps the
+    members --keep names, in that order, and the report names where it started and the
+    command that made it."""
     result = subprocess.run(
         [sys.executable, "train_model.py", "--quick", "--out", str(tmp_path), "--fine-tune", "assets/model.keras",
-         "--epochs", "1", "--lr", "1e-5", "--paper-repeat", "1"],
+         "--keep", "2", "0", "--epochs", "1", "--lr", "1e-5", "--paper-repeat", "1"],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((tmp_path / "report.json").read_text())
+    from mnist_app.model import ensemble_members, load_model
     from mnist_app.network import model_version
 
     assert report["training"]["fine_tuned_from"] == {"model": "assets/model.keras",
                                                      "version": model_version(ROOT / "assets" / "model.keras")}
-    assert "--fine-tune assets/model.keras" in report["training"]["command"]
-    members = json.loads((ROOT / "assets" / "report.json").read_text())["architecture"]["members"]
-    assert members == 3
-    assert report["architecture"]["members"] == members and report["training"]["epochs_run"] == [1] * members
+    assert "--fine-tune assets/model.keras --keep 2 0" in report["training"]["command"]
+    assert json.loads((ROOT / "assets" / "report.json").read_text())["architecture"]["members"] == 3
+    shipped = [member.name for member in ensemble_members(load_model(ROOT / "assets" / "model.keras"))]
+    assert [member.name for member in ensemble_members(load_model(tmp_path / "model.keras"))] == [shipped[2], shipped[0]]
+    assert report["architecture"]["members"] == 2 and report["training"]["epochs_run"] == [1, 1]
     # A small step from the shipped model still reads MNIST as it did (200 test digits).
     assert report["sets"]["mnist"]["accuracy"] >= 0.98
 
