@@ -231,11 +231,10 @@ def test_a_stroke_that_runs_light_for_a_stretch_stays_one_piece(mnist_test):
     when the threshold cut them there). Real MNIST 1s, scanned size, the middle 40% of
     each faded to 0.45 of its darkness: the ink found is in as many pieces as before and
     keeps the stretch."""
-    from mnist_app.photo.threshold import keep_light_stretches, threshold_ink
+    from mnist_app.photo.threshold import threshold_ink
 
     def ink_found(dark):
-        floor = np.full_like(dark, 0.07)
-        return keep_light_stretches(threshold_ink(dark, floor, window=31), dark, floor, window=31)
+        return threshold_ink(dark, np.full_like(dark, 0.07), window=31, light_stretches=True)
 
     x, y = mnist_test
     for ink in x[y == 1][:50]:
@@ -253,7 +252,7 @@ def test_a_stroke_that_runs_light_for_a_stretch_stays_one_piece(mnist_test):
 def test_a_faint_line_touching_one_digit_is_not_taken_for_its_stroke(readable):
     """The light stretches joined are those between pieces of ink: a faint ruled line
     running into one digit (as a line's remains do in a shadow) stays out of it."""
-    from mnist_app.photo.threshold import keep_light_stretches, threshold_ink
+    from mnist_app.photo.threshold import threshold_ink
 
     images, _ = readable
     for image in images[:20]:
@@ -264,8 +263,7 @@ def test_a_faint_line_touching_one_digit_is_not_taken_for_its_stroke(readable):
         left = xs.argmin()
         row, start = ys[left], xs[left]  # the line runs into the digit's leftmost ink
         dark[row : row + 2, start - 40 : start + 1] = np.maximum(dark[row : row + 2, start - 40 : start + 1], 0.3)
-        floor = np.full_like(dark, 0.07)
-        mask = keep_light_stretches(threshold_ink(dark, floor, window=31), dark, floor, window=31)
+        mask = threshold_ink(dark, np.full_like(dark, 0.07), window=31, light_stretches=True)
         _, labels = cv2.connectedComponents(mask, connectivity=8)
         digit_piece = labels == labels[np.unravel_index(dark.argmax(), dark.shape)]
         assert not digit_piece[:, : start - 3].any()

@@ -21,7 +21,7 @@ from mnist_app.photo.light import (
 from mnist_app.photo.lines import remove_ruled_lines
 from mnist_app.photo.pixels import as_rgb, downscale, odd_size, to_grey
 from mnist_app.photo.regions import find_regions
-from mnist_app.photo.threshold import keep_light_stretches, threshold_ink
+from mnist_app.photo.threshold import threshold_ink
 from mnist_app.preprocess import (
     DigitCrop,
     Placement,
@@ -247,8 +247,7 @@ def find_digits_in_photo(rgba: np.ndarray, work_side: int = WORK_SIDE, read: Rea
     floor = noise_floor(channel, background)
     flattened = np.clip(255 * (1 - dark), 0, 255).astype(np.uint8)
     dark, _ = remove_ruled_lines(dark, (dark > np.maximum(floor, 0.06)).astype(np.uint8), stroke_px)
-    ink_window = odd_size(max(15, 6 * stroke_px))
-    mask = keep_light_stretches(threshold_ink(dark, floor, ink_window), dark, floor, ink_window)
+    mask = threshold_ink(dark, floor, window=odd_size(max(15, 6 * stroke_px)), light_stretches=True)
     regions, dropped = find_regions(mask, stroke_px, dark)
 
     def to_crop(region: Region) -> DigitCrop:
