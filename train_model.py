@@ -103,6 +103,8 @@ def parse_args(argv=None):
     p.add_argument("--quick", action="store_true",
                    help="tiny run for tests: 2,000 training digits, one member, 2 epochs, 200 digits of each set")
     args = p.parse_args(argv)
+    if args.keep and not (args.grow or args.fine_tune):
+        p.error("--keep takes members of a saved ensemble: give it with --grow or --fine-tune")
     if args.quick:
         args.members, args.epochs, args.val_size = 1, [min(e, 2) for e in args.epochs], 500
     return args

@@ -105,3 +105,12 @@ def test_fine_tuning_starts_from_the_saved_model_and_says_so(tmp_path):
     # A small step from the shipped model still reads MNIST as it did (200 test digits).
     assert report["sets"]["mnist"]["accuracy"] >= 0.98
 
+
+
+def test_keep_without_a_saved_ensemble_is_refused_with_a_message(tmp_path):
+    """--keep names members of a saved ensemble; alone it would be silently ignored."""
+    result = subprocess.run([sys.executable, "train_model.py", "--quick", "--keep", "0", "--out", str(tmp_path)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "--keep takes members of a saved ensemble" in result.stderr
+    assert "Traceback" not in result.stderr
