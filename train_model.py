@@ -86,9 +86,9 @@ def parse_args(argv=None):
     p.add_argument("--decay", action="store_true",
                    help="with --fine-tune: the rate falls from --lr to 0 along a cosine over the epochs")
     p.add_argument("--out", type=Path, default=ASSETS_DIR, help="output folder")
-    p.add_argument("--grow", type=Path, metavar="MODEL",
-                   help="keep the members of this saved ensemble (and their history, from the "
-                        "report.json beside it) and train only the missing ones up to --members")
+    p.add_argument("--grow", type=Path, nargs="+", metavar="MODEL",
+                   help="keep the members of these saved ensembles, in order (and their history, from the "
+                        "report.json beside each) and train only the missing ones up to --members")
     p.add_argument("--include-feedback", nargs="?", type=str, const=str(default_db_path()), metavar="DB",
                    help="add the digits users labelled in the app to the training split (from DB: a file "
                         "or a postgresql:// URL, default $MNIST_FEEDBACK_DB or feedback.sqlite3); every 5th is held out "
@@ -323,12 +323,16 @@ def main(argv=None):
 
     # --- Model and training: one member at a time --------------------------------
     members, histories = [], []
+    for saved in args.grow or []:
+        members += ensemble_members(load_model(saved))
+        histories += json.loads(saved.with_name("report.json").read_text())["training"]["history"]
     if args.grow:
-        members = ensemble_members(load_model(args.grow))
-        histories = json.loads(args.grow.with_name("report.json").read_text())["training"]["history"]
         if args.keep:
             members, histories = [members[i] for i in args.keep], [histories[i] for i in args.keep]
-        print(f"keeping {len(members)} members of {args.grow}")
+        if len({member.name for member in members}) < len(members):
+            raise SystemExit(f"the members kept ({', '.join(member.name for member in members)}) must have different "
+                             f"names: keep one of each with --keep")
+        print(f"keeping {len(members)} members of {', '.join(map(str, args.grow))}")
     start_from = []
     if args.fine_tune:
         start_from = ensemble_members(load_model(args.fine_tune))
@@ -424,7 +428,7 @@ def main(argv=None):
             "batch_size": args.batch_size,
             "peak_lr": args.lr,
             "seed": args.seed,
-            "grown_from": str(args.grow) if args.grow else None,
+            "grown_from": ", ".join(map(str, args.grow)) if args.grow else None,
             "fine_tuned_from": ({"model": str(args.fine_tune), "version": model_version(args.fine_tune)}
                                 if args.fine_tune else None),
             "command": " ".join(["python train_model.py", *(argv if argv is not None else sys.argv[1:])]),

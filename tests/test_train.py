@@ -114,3 +114,24 @@ def test_keep_without_a_saved_ensemble_is_refused_with_a_message(tmp_path):
     assert result.returncode == 2
     assert "--keep takes members of a saved ensemble" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_growing_from_two_saved_ensembles_keeps_the_members_named(tmp_path):
+    """--grow with two saved ensembles: --keep counts their members in order, one list;
+    members of the same name are refused with a message, not a traceback."""
+    shipped = str(ROOT / "assets" / "model.keras")
+    clash = subprocess.run([sys.executable, "train_model.py", "--quick", "--out", str(tmp_path / "clash"),
+                            "--grow", shipped, shipped], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert clash.returncode != 0 and "must have different names" in clash.stderr
+    assert "Traceback" not in clash.stderr
+    result = subprocess.run([sys.executable, "train_model.py", "--quick", "--out", str(tmp_path), "--grow", shipped,
+                             shipped, "--keep", "4", "0", "--members", "2"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    from mnist_app.model import ensemble_members, load_model
+
+    names = [member.name for member in ensemble_members(load_model(shipped))]
+    assert [member.name for member in ensemble_members(load_model(tmp_path / "model.keras"))] == [names[1], names[0]]
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["training"]["grown_from"] == f"{shipped}, {shipped}"
+    assert len(report["training"]["history"]) == 2
