@@ -69,8 +69,10 @@ def model_card(report: dict) -> list[tuple[str, str]]:
         most = training.get("epochs_max", "?")
         most = ", ".join(str(e) for e in most) if isinstance(most, list) else f"{most} per member"
         lines.append(("Epochs", f"{runs} (of at most {most})"))
+    from_saved = bool(training.get("fine_tuned_from") or training.get("grown_from"))
     if "wall_time_s" in training:
-        lines.append(("Training time", _duration(float(training["wall_time_s"]))))
+        last_step = " (the last step)" if from_saved else ""
+        lines.append(("Training time", _duration(float(training["wall_time_s"])) + last_step))
     if training.get("fine_tuned_from"):
         lines.append(("Fine-tuned from", f"model {training['fine_tuned_from'].get('version', '?')} "
                                          f"({training['fine_tuned_from'].get('model', '?')})"))
@@ -82,7 +84,8 @@ def model_card(report: dict) -> list[tuple[str, str]]:
                       + (f" ({', '.join(parts)})" if parts else "")
                       + (" (quick smoke run)" if training.get("quick") else "")))
     if training.get("command"):
-        lines.append(("Made by", f"`{training['command']}`"))
+        lines.append(("Made by", f"`{training['command']}`" + (
+            ", the last step; every step, in order: train_model.py's docstring" if from_saved else "")))
     if "accuracy" in test:
         lines.append(("Test accuracy, the network alone", f"{test['accuracy']:.2%} on {test.get('n', 0):,} MNIST test digits "
                                        f"({test.get('errors', 0):,} errors)"))

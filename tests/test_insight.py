@@ -117,7 +117,9 @@ def test_model_card_reads_the_report():
         "command": "python train_model.py --fine-tune /tmp/pair/model.keras"}}))
     assert fine_tuned["Fine-tuned from"] == "model 0123456789ab (/tmp/pair/model.keras)"
     assert fine_tuned["Training digits"] == "58,000 (30,000 MNIST, 5,246 pen renders, 15,723 paper scans)"
-    assert fine_tuned["Made by"] == "`python train_model.py --fine-tune /tmp/pair/model.keras`"
+    assert fine_tuned["Made by"] == ("`python train_model.py --fine-tune /tmp/pair/model.keras`, the last step; "
+                                     "every step, in order: train_model.py's docstring")
+    assert fine_tuned["Training time"] == "1 h 32 min (the last step)"
 
 
 def test_report_matches_only_its_own_model():
