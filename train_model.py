@@ -110,6 +110,17 @@ def parse_args(argv=None):
     return args
 
 
+def kept_members(count: int, keep: list[int] | None, source: str) -> list[int]:
+    """Indices of the saved members that --keep names (all ``count`` without it), in its
+    order; an index past the members is refused with a message naming ``source``."""
+    if not keep:
+        return list(range(count))
+    missing = [i for i in keep if not -count <= i < count]
+    if missing:
+        raise SystemExit(f"--keep {' '.join(map(str, missing))}: {source} has {count} members, counted from 0")
+    return list(keep)
+
+
 def split_train_validation(x, y, val_size: int, seed: int):
     """Carve a seeded validation split out of the 60k training digits:
     returns (x_train, y_train), (x_val, y_val)."""
@@ -323,12 +334,12 @@ def main(argv=None):
 
     # --- Model and training: one member at a time --------------------------------
     members, histories = [], []
-    for saved in args.grow or []:
-        members += ensemble_members(load_model(saved))
-        histories += json.loads(saved.with_name("report.json").read_text())["training"]["history"]
     if args.grow:
-        if args.keep:
-            members, histories = [members[i] for i in args.keep], [histories[i] for i in args.keep]
+        for saved in args.grow:
+            members += ensemble_members(load_model(saved))
+            histories += json.loads(saved.with_name("report.json").read_text())["training"]["history"]
+        kept = kept_members(len(members), args.keep, ", ".join(map(str, args.grow)))
+        members, histories = [members[i] for i in kept], [histories[i] for i in kept]
         if len({member.name for member in members}) < len(members):
             raise SystemExit(f"the members kept ({', '.join(member.name for member in members)}) must have different "
                              f"names: keep one of each with --keep")
@@ -336,8 +347,7 @@ def main(argv=None):
     start_from = []
     if args.fine_tune:
         start_from = ensemble_members(load_model(args.fine_tune))
-        if args.keep:
-            start_from = [start_from[i] for i in args.keep]
+        start_from = [start_from[i] for i in kept_members(len(start_from), args.keep, str(args.fine_tune))]
         args.members = len(start_from)
         print(f"fine-tuning the {len(start_from)} members of {args.fine_tune}")
     verbose = 1 if sys.stdout.isatty() else 2

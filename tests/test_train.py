@@ -106,7 +106,6 @@ def test_fine_tuning_starts_from_the_saved_model_and_says_so(tmp_path):
     assert report["sets"]["mnist"]["accuracy"] >= 0.98
 
 
-
 def test_keep_without_a_saved_ensemble_is_refused_with_a_message(tmp_path):
     """--keep names members of a saved ensemble; alone it would be silently ignored."""
     result = subprocess.run([sys.executable, "train_model.py", "--quick", "--keep", "0", "--out", str(tmp_path)],
@@ -114,6 +113,11 @@ def test_keep_without_a_saved_ensemble_is_refused_with_a_message(tmp_path):
     assert result.returncode == 2
     assert "--keep takes members of a saved ensemble" in result.stderr
     assert "Traceback" not in result.stderr
+    past = subprocess.run([sys.executable, "train_model.py", "--quick", "--fine-tune", "assets/model.keras",
+                           "--keep", "0", "7", "--out", str(tmp_path)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert past.returncode != 0 and "--keep 7: assets/model.keras has 3 members" in past.stderr
+    assert "Traceback" not in past.stderr
 
 
 def test_growing_from_two_saved_ensembles_keeps_the_members_named(tmp_path):
